@@ -1,0 +1,66 @@
+/*
+ * failover/errors.h - error codes.
+ *
+ * Every function that can fail returns 0 on success or one of the negative
+ * FO_E* codes below. The numbers are part of the ABI: they never change and
+ * are never reused once released; new codes are appended.
+ */
+#ifndef FAILOVER_ERRORS_H
+#define FAILOVER_ERRORS_H
+
+#include "common.h"
+
+/* XX(name, number, message): the one table from which the enum,
+ * fo_strerror() and fo_err_name() are generated. */
+#define FO_ERRNO_MAP(XX)                                                       \
+  XX(EINVAL, -1, "invalid argument")                                           \
+  XX(ENOMEM, -2, "out of memory")                                              \
+  XX(EBADNAME, -3, "malformed DNS name or label")                              \
+  XX(ENAMETOOLONG, -4, "DNS name or label too long")                           \
+  XX(ERANGE, -5, "value out of range")                                         \
+  XX(EBADADDR, -6, "malformed IP address")                                     \
+  XX(EEXIST, -7, "name already in use")                                        \
+  XX(ENOENT, -8, "no such object")                                             \
+  XX(EDELETED, -9, "object was deleted or removed")                            \
+  XX(EFOREIGN, -10, "object belongs to another registry")                      \
+  XX(ESAMESTACK, -11, "stack already in the other slot")                       \
+  XX(ESLOTFULL, -12, "slot already holds a stack")                             \
+  XX(ESLOTEMPTY, -13, "slot holds no stack")                                   \
+  XX(EACTIVE, -14, "slot is active: switch first")                             \
+  XX(ENOWEBHEAD, -15, "stack has no web head")                                 \
+  XX(EALREADY, -16, "slot is already active")                                  \
+  XX(ESWITCHING, -17, "a switch is in flight")                                 \
+  XX(ENOTSWITCHING, -18, "no switch in flight")                                \
+  XX(EATTACHED, -19, "group still has a stack attached")                       \
+  XX(EINUSE, -20, "stack is attached to a group")                              \
+  XX(EEXHAUSTED, -21, "address space exhausted")                               \
+  XX(ERANDOM, -22, "random source failed")                                     \
+  XX(ENOSPC, -23, "buffer too small")                                          \
+  XX(EBUSY, -24, "registry is busy delivering change events")                  \
+  XX(EVERSION, -25, "unsupported options version")                             \
+  XX(EBADTEMPLATE, -26, "malformed host-name template")
+
+typedef enum fo_errno {
+#define FO__ERRNO_ENUM(name, num, msg) FO_##name = (num),
+  FO_ERRNO_MAP(FO__ERRNO_ENUM)
+#undef FO__ERRNO_ENUM
+  FO_OK = 0
+} fo_errno;
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A human-readable message for a return code: "success" for 0, a fixed
+ * "unknown error" for anything not in the table. Static storage. */
+FO_EXTERN const char *fo_strerror(int err);
+
+/* The symbolic name ("FO_EINVAL") for a return code, "FO_OK" for 0, or
+ * "FO_EUNKNOWN" for anything not in the table. Static storage. */
+FO_EXTERN const char *fo_err_name(int err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FAILOVER_ERRORS_H */

@@ -1,0 +1,139 @@
+/*
+ * records.c - a group's target and records, and their presentation form.
+ */
+#include "internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void fo__target_of(const fo_group *g, fo_target *t) {
+  if (g->state == FO_GROUP_DELETED || g->slot[g->active] == NULL) {
+    memset(t, 0, sizeof(*t));
+    t->mode = (fo_record_mode)g->mode;
+    t->ttl = g->ttl;
+    t->none = g->state == FO_GROUP_DELETED ? FO_NONE_DELETED
+                                           : FO_NONE_RESERVED;
+    return;
+  }
+  fo__target_from_stack(g, t);
+}
+
+static int str_eq(const char *a, const char *b) {
+  if (a == NULL || b == NULL)
+    return a == b;
+  return strcmp(a, b) == 0;
+}
+
+/* Equal when they produce the same records (two "no records" are equal,
+ * whatever the reason). */
+int fo__target_equal(const fo_target *a, const fo_target *b) {
+  int a_has = a->none == FO_NONE_NOT, b_has = b->none == FO_NONE_NOT;
+  if (!a_has || !b_has)
+    return a_has == b_has;
+  if (a->mode != b->mode || a->ttl != b->ttl)
+    return 0;
+  if (a->mode == FO_MODE_CNAME)
+    return str_eq(a->host_name, b->host_name);
+  return str_eq(a->ipv4, b->ipv4) && str_eq(a->ipv6, b->ipv6);
+}
+
+int fo_group_target(const fo_group *g, fo_target *out) {
+  if (g == NULL || out == NULL)
+    return FO_EINVAL;
+  fo__target_of(g, out);
+  return 0;
+}
+
+static void add_record(fo_rrset *set, const char *owner, fo_rr_type type,
+                       uint32_t ttl, const char *data) {
+  fo_record *r = &set->records[set->count++];
+  r->type = type;
+  r->ttl = ttl;
+  strcpy(r->owner, owner);
+  strcpy(r->data, data);
+}
+
+int fo_group_records(const fo_group *g, fo_rrset *out) {
+  char owner[FO_NAME_BUFSIZE];
+  fo_target t;
+  if (g == NULL || out == NULL)
+    return FO_EINVAL;
+  memset(out, 0, sizeof(*out));
+  fo__target_of(g, &t);
+  out->none = t.none;
+  if (t.none != FO_NONE_NOT)
+    return 0;
+  fo_group_address(g, owner, sizeof(owner));
+  if (t.mode == FO_MODE_CNAME) {
+    add_record(out, owner, FO_RR_CNAME, t.ttl, t.host_name);
+  } else {
+    if (t.ipv4)
+      add_record(out, owner, FO_RR_A, t.ttl, t.ipv4);
+    if (t.ipv6)
+      add_record(out, owner, FO_RR_AAAA, t.ttl, t.ipv6);
+  }
+  return 0;
+}
+
+static const char *type_name(fo_rr_type type) {
+  switch (type) {
+  case FO_RR_A:
+    return "A";
+  case FO_RR_AAAA:
+    return "AAAA";
+  case FO_RR_CNAME:
+    return "CNAME";
+  }
+  return NULL;
+}
+
+int fo_rrset_format(const fo_rrset *set, char *buf, size_t size,
+                    size_t *len) {
+  size_t i, total = 0;
+  if (set == NULL || (buf == NULL && size > 0) || set->count > FO_RRSET_MAX)
+    return FO_EINVAL;
+  for (i = 0; i < set->count; i++)
+    if (type_name(set->records[i].type) == NULL)
+      return FO_EINVAL;
+  if (size > 0)
+    buf[0] = '\0';
+  for (i = 0; i < set->count; i++) {
+    const fo_record *r = &set->records[i];
+    char *at = (buf && total < size) ? buf + total : NULL;
+    size_t room = at ? size - total : 0;
+    int n = snprintf(at, room, "%s. %u IN %s %s%s\n", r->owner,
+                     (unsigned)r->ttl, type_name(r->type), r->data,
+                     r->type == FO_RR_CNAME ? "." : "");
+    if (n < 0)
+      return FO_EINVAL;
+    total += (size_t)n;
+  }
+  if (len != NULL)
+    *len = total;
+  return total < size ? 0 : FO_ENOSPC;
+}
+
+int fo_registry_export_zone(const fo_registry *reg, fo_write_fn write,
+                            void *userdata) {
+  char text[FO_RRSET_MAX * (2 * FO_NAME_BUFSIZE + 32)];
+  const fo_group *g;
+  int n, rc;
+  if (reg == NULL || write == NULL)
+    return FO_EINVAL;
+  n = snprintf(text, sizeof(text), "; failover groups under %s.\n",
+               reg->zone);
+  if ((rc = write(text, (size_t)n, userdata)) != 0)
+    return rc;
+  for (g = fo_registry_next_group(reg, NULL); g != NULL;
+       g = fo_registry_next_group(reg, g)) {
+    fo_rrset set;
+    size_t len;
+    fo_group_records(g, &set);
+    if (set.count == 0)
+      continue;
+    fo_rrset_format(&set, text, sizeof(text), &len);
+    if ((rc = write(text, len, userdata)) != 0)
+      return rc;
+  }
+  return 0;
+}

@@ -1,0 +1,407 @@
+/*
+ * stack.c - stacks and their servers.
+ *
+ * Every change follows one pattern: validate and allocate everything first
+ * (a refusal or FO_ENOMEM leaves the stack as it was), then commit, then
+ * recompute the web head and re-target the groups that follow the stack.
+ */
+#include "internal.h"
+#include "names.h"
+
+#include <string.h>
+
+#define LIST(stack, kind) (&(stack)->servers[(kind)-1])
+
+static int valid_kind(fo_server_kind kind) {
+  return kind == FO_SERVER_WEB || kind == FO_SERVER_LOAD_BALANCER;
+}
+
+/* Shared entry check of every changing stack function. */
+static int check_change(const fo_stack *stack) {
+  int rc = fo__check_stack(stack);
+  return rc ? rc : fo__check_mutable(stack->reg);
+}
+
+/* Find a server by lowercase name in either list. */
+static fo__server *find(const fo_stack *stack, const char *name,
+                        fo_server_kind *kind, size_t *pos) {
+  int k;
+  size_t i;
+  for (k = 0; k < 2; k++) {
+    const fo__server_list *l = &stack->servers[k];
+    for (i = 0; i < l->len; i++) {
+      if (strcmp(l->items[i].name, name) == 0) {
+        if (kind)
+          *kind = (fo_server_kind)(k + 1);
+        if (pos)
+          *pos = i;
+        return &l->items[i];
+      }
+    }
+  }
+  return NULL;
+}
+
+/* Normalise `name` and find that server; FO_ENOENT when absent. */
+static int lookup(const fo_stack *stack, const char *name, fo__server **out,
+                  fo_server_kind *kind, size_t *pos) {
+  char lower[FO_LABEL_MAX + 1];
+  int rc = fo__label_normalize(name, lower);
+  if (rc == FO_ENAMETOOLONG)
+    return FO_ENOENT;
+  if (rc != 0)
+    return rc;
+  *out = find(stack, lower, kind, pos);
+  return *out ? 0 : FO_ENOENT;
+}
+
+/* Commit point of every change: new head, then the groups follow it. */
+static void head_changed(fo_stack *stack, fo_change_reason reason) {
+  fo__head old = stack->head;
+  fo__head_compute(stack, &stack->head);
+  fo__stack_retarget(stack, &old, reason);
+}
+
+int fo_stack_new(fo_stack **out, fo_registry *reg, const char *name) {
+  char lower[FO_LABEL_MAX + 1];
+  fo_stack *stack;
+  int rc;
+  if (out != NULL)
+    *out = NULL;
+  if (out == NULL || reg == NULL || name == NULL)
+    return FO_EINVAL;
+  if ((rc = fo__label_normalize(name, lower)) != 0)
+    return rc;
+  if ((rc = fo__check_mutable(reg)) != 0)
+    return rc;
+  if (fo__stack_index_ops_find(reg, lower, NULL) == 0)
+    return FO_EEXIST;
+  if ((rc = fo__stack_reserve(reg)) != 0)
+    return rc;
+  stack = fo__calloc(&reg->alloc, 1, sizeof(*stack));
+  if (stack == NULL)
+    return FO_ENOMEM;
+  stack->reg = reg;
+  stack->index = reg->stacks_total;
+  memcpy(stack->name, lower, sizeof(lower));
+  reg->stacks[reg->stacks_total++] = stack;
+  reg->stacks_live++;
+  fo__stack_index_insert(reg, stack);
+  *out = stack;
+  return 0;
+}
+
+int fo_stack_remove(fo_stack *stack) {
+  fo_op op;
+  fo_op_init(&op, FO_OP_REMOVE_STACK);
+  op.stack = stack;
+  return fo_op_apply(&op, NULL);
+}
+
+int fo_stack_check_remove(const fo_stack *stack) {
+  fo_op op;
+  fo_op_init(&op, FO_OP_REMOVE_STACK);
+  op.stack = (fo_stack *)stack;
+  return fo_op_check(&op);
+}
+
+int fo_stack_rename(fo_stack *stack, const char *name) {
+  char lower[FO_LABEL_MAX + 1];
+  char host[FO_NAME_BUFSIZE];
+  fo_registry *reg;
+  fo_stack *other;
+  char **hosts;
+  size_t total, k, i, n;
+  int rc;
+
+  if (name == NULL)
+    return FO_EINVAL;
+  if ((rc = check_change(stack)) != 0)
+    return rc;
+  if ((rc = fo__label_normalize(name, lower)) != 0)
+    return rc;
+  reg = stack->reg;
+  if (fo__stack_index_ops_find(reg, lower, &other) == 0)
+    return other == stack ? 0 : FO_EEXIST;
+
+  /* Form every templated host name under the new name before committing. */
+  total = stack->servers[0].len + stack->servers[1].len;
+  hosts = fo__calloc(&reg->alloc, total ? total : 1, sizeof(*hosts));
+  if (hosts == NULL)
+    return FO_ENOMEM;
+  for (n = 0, k = 0; k < 2; k++) {
+    for (i = 0; i < stack->servers[k].len; i++, n++) {
+      const fo__server *s = &stack->servers[k].items[i];
+      if (s->host_explicit)
+        continue;
+      rc = fo__templated_host(reg, lower, s->name, host);
+      if (rc == 0 && (hosts[n] = fo__strdup(&reg->alloc, host)) == NULL)
+        rc = FO_ENOMEM;
+      if (rc != 0) {
+        for (i = 0; i < total; i++)
+          fo__free(&reg->alloc, hosts[i]);
+        fo__free(&reg->alloc, hosts);
+        return rc;
+      }
+    }
+  }
+
+  fo__stack_index_remove(reg, stack);
+  memcpy(stack->name, lower, sizeof(lower));
+  fo__stack_index_insert(reg, stack);
+  for (n = 0, k = 0; k < 2; k++) {
+    for (i = 0; i < stack->servers[k].len; i++, n++) {
+      fo__server *s = &stack->servers[k].items[i];
+      if (hosts[n] != NULL) {
+        fo__free(&reg->alloc, s->host_name);
+        s->host_name = hosts[n];
+      }
+    }
+  }
+  fo__free(&reg->alloc, hosts);
+  head_changed(stack, FO_CHANGE_STACK_RENAMED);
+  return 0;
+}
+
+int fo_stack_name(const fo_stack *stack, const char **out) {
+  int rc;
+  if (out == NULL)
+    return FO_EINVAL;
+  if ((rc = fo__check_stack(stack)) != 0)
+    return rc;
+  *out = stack->name;
+  return 0;
+}
+
+int fo_stack_registry(const fo_stack *stack, fo_registry **out) {
+  if (stack == NULL || out == NULL)
+    return FO_EINVAL;
+  *out = stack->reg;
+  return 0;
+}
+
+/* The host name a server would have: explicit (normalised) or templated. */
+static int form_host(const fo_stack *stack, const char *server_name,
+                     const char *explicit_host, char out[FO_NAME_BUFSIZE]) {
+  if (explicit_host != NULL)
+    return fo__name_normalize(explicit_host, out, NULL);
+  return fo__templated_host(stack->reg, stack->name, server_name, out);
+}
+
+int fo_stack_add_server(fo_stack *stack, fo_server_kind kind,
+                        const char *name, const char *host_name) {
+  char lower[FO_LABEL_MAX + 1];
+  char host[FO_NAME_BUFSIZE];
+  fo__server_list *list;
+  fo__server *s;
+  char *host_copy;
+  int rc;
+
+  if (name == NULL || !valid_kind(kind))
+    return FO_EINVAL;
+  if ((rc = check_change(stack)) != 0)
+    return rc;
+  if ((rc = fo__label_normalize(name, lower)) != 0)
+    return rc;
+  if ((rc = form_host(stack, lower, host_name, host)) != 0)
+    return rc;
+  if (find(stack, lower, NULL, NULL) != NULL)
+    return FO_EEXIST;
+
+  list = LIST(stack, kind);
+  if (list->len == list->cap) {
+    size_t cap = list->cap ? list->cap * 2 : 2;
+    fo__server *grown = fo__realloc_array(&stack->reg->alloc, list->items,
+                                          cap, sizeof(*grown));
+    if (grown == NULL)
+      return FO_ENOMEM;
+    list->items = grown;
+    list->cap = cap;
+  }
+  if ((host_copy = fo__strdup(&stack->reg->alloc, host)) == NULL)
+    return FO_ENOMEM;
+
+  s = &list->items[list->len++];
+  memset(s, 0, sizeof(*s));
+  memcpy(s->name, lower, sizeof(lower));
+  s->host_name = host_copy;
+  s->host_explicit = host_name != NULL;
+  head_changed(stack, FO_CHANGE_SERVER_ADDED);
+  return 0;
+}
+
+int fo_stack_remove_server(fo_stack *stack, const char *name) {
+  fo__server_list *list;
+  fo__server *s;
+  fo_server_kind kind;
+  size_t pos;
+  int rc;
+
+  if (name == NULL)
+    return FO_EINVAL;
+  if ((rc = check_change(stack)) != 0)
+    return rc;
+  if ((rc = lookup(stack, name, &s, &kind, &pos)) != 0)
+    return rc;
+  list = LIST(stack, kind);
+  fo__free(&stack->reg->alloc, s->host_name);
+  memmove(&list->items[pos], &list->items[pos + 1],
+          (list->len - pos - 1) * sizeof(*s));
+  list->len--;
+  head_changed(stack, FO_CHANGE_SERVER_REMOVED);
+  return 0;
+}
+
+int fo_stack_rename_server(fo_stack *stack, const char *name,
+                           const char *new_name) {
+  char lower[FO_LABEL_MAX + 1];
+  char host[FO_NAME_BUFSIZE];
+  fo__server *s, *other;
+  char *host_copy = NULL;
+  int rc;
+
+  if (name == NULL || new_name == NULL)
+    return FO_EINVAL;
+  if ((rc = check_change(stack)) != 0)
+    return rc;
+  if ((rc = lookup(stack, name, &s, NULL, NULL)) != 0)
+    return rc;
+  if ((rc = fo__label_normalize(new_name, lower)) != 0)
+    return rc;
+  other = find(stack, lower, NULL, NULL);
+  if (other == s)
+    return 0;
+  if (other != NULL)
+    return FO_EEXIST;
+  if (!s->host_explicit) {
+    if ((rc = fo__templated_host(stack->reg, stack->name, lower, host)) != 0)
+      return rc;
+    if ((host_copy = fo__strdup(&stack->reg->alloc, host)) == NULL)
+      return FO_ENOMEM;
+    fo__free(&stack->reg->alloc, s->host_name);
+    s->host_name = host_copy;
+  }
+  memcpy(s->name, lower, sizeof(lower));
+  head_changed(stack, FO_CHANGE_SERVER_RENAMED);
+  return 0;
+}
+
+int fo_stack_set_server_host_name(fo_stack *stack, const char *name,
+                                  const char *host_name) {
+  char host[FO_NAME_BUFSIZE];
+  fo__server *s;
+  char *host_copy;
+  int rc;
+
+  if (name == NULL)
+    return FO_EINVAL;
+  if ((rc = check_change(stack)) != 0)
+    return rc;
+  if ((rc = lookup(stack, name, &s, NULL, NULL)) != 0)
+    return rc;
+  if ((rc = form_host(stack, s->name, host_name, host)) != 0)
+    return rc;
+  if ((host_copy = fo__strdup(&stack->reg->alloc, host)) == NULL)
+    return FO_ENOMEM;
+  fo__free(&stack->reg->alloc, s->host_name);
+  s->host_name = host_copy;
+  s->host_explicit = host_name != NULL;
+  head_changed(stack, FO_CHANGE_SERVER_UPDATED);
+  return 0;
+}
+
+int fo_stack_set_server_addresses(fo_stack *stack, const char *name,
+                                  const char *ipv4, const char *ipv6) {
+  char v4[FO__IPV4_TEXT], v6[FO_IP_BUFSIZE];
+  fo__server *s;
+  int rc;
+
+  if (name == NULL)
+    return FO_EINVAL;
+  if ((rc = check_change(stack)) != 0)
+    return rc;
+  if ((rc = lookup(stack, name, &s, NULL, NULL)) != 0)
+    return rc;
+  if ((rc = fo__ipv4_canonical(ipv4, v4)) != 0 ||
+      (rc = fo__ipv6_canonical(ipv6, v6)) != 0)
+    return rc;
+  memcpy(s->ipv4, v4, sizeof(v4));
+  memcpy(s->ipv6, v6, sizeof(v6));
+  head_changed(stack, FO_CHANGE_SERVER_UPDATED);
+  return 0;
+}
+
+int fo_stack_server_count(const fo_stack *stack, fo_server_kind kind,
+                          size_t *out) {
+  int rc;
+  if (out == NULL || !valid_kind(kind))
+    return FO_EINVAL;
+  if ((rc = fo__check_stack(stack)) != 0)
+    return rc;
+  *out = LIST(stack, kind)->len;
+  return 0;
+}
+
+static void fill_info(const fo__server *s, fo_server_kind kind,
+                      fo_server_info *out) {
+  out->kind = kind;
+  out->name = s->name;
+  out->host_name = s->host_name;
+  out->host_name_explicit = s->host_explicit;
+  out->ipv4 = s->ipv4[0] ? s->ipv4 : NULL;
+  out->ipv6 = s->ipv6[0] ? s->ipv6 : NULL;
+}
+
+int fo_stack_server_at(const fo_stack *stack, fo_server_kind kind,
+                       size_t index, fo_server_info *out) {
+  int rc;
+  if (out == NULL || !valid_kind(kind))
+    return FO_EINVAL;
+  if ((rc = fo__check_stack(stack)) != 0)
+    return rc;
+  if (index >= LIST(stack, kind)->len)
+    return FO_ERANGE;
+  fill_info(&LIST(stack, kind)->items[index], kind, out);
+  return 0;
+}
+
+int fo_stack_find_server(const fo_stack *stack, const char *name,
+                         fo_server_info *out) {
+  fo__server *s;
+  fo_server_kind kind;
+  int rc;
+  if (name == NULL || out == NULL)
+    return FO_EINVAL;
+  if ((rc = fo__check_stack(stack)) != 0)
+    return rc;
+  if ((rc = lookup(stack, name, &s, &kind, NULL)) != 0)
+    return rc;
+  fill_info(s, kind, out);
+  return 0;
+}
+
+int fo_stack_web_head(const fo_stack *stack, fo_web_head *out) {
+  const fo__head *h;
+  int rc;
+  if (out == NULL)
+    return FO_EINVAL;
+  if ((rc = fo__check_stack(stack)) != 0)
+    return rc;
+  h = &stack->head;
+  if (!h->present)
+    return FO_ENOWEBHEAD;
+  out->rule = h->rule;
+  fill_info(&LIST(stack, h->kind)->items[h->server_index], h->kind,
+            &out->server);
+  return 0;
+}
+
+int fo_stack_group_count(const fo_stack *stack, size_t *out) {
+  int rc;
+  if (out == NULL)
+    return FO_EINVAL;
+  if ((rc = fo__check_stack(stack)) != 0)
+    return rc;
+  *out = stack->follower_count;
+  return 0;
+}

@@ -1,0 +1,338 @@
+/*
+ * transition.c - the transition table of DESIGN.md, as one check function
+ * and one apply function per operation.
+ *
+ * fo_op_apply() runs check() and then apply(): the public "would it be
+ * allowed?" (fo_op_check) and every operation share the check, so they can
+ * never disagree. apply() only runs after a successful check, allocates
+ * before it changes anything, and then cannot fail.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+static int valid_slot(fo_slot slot) {
+  return slot == FO_SLOT_PRIMARY || slot == FO_SLOT_BACKUP;
+}
+
+static fo_slot other(fo_slot slot) {
+  return slot == FO_SLOT_PRIMARY ? FO_SLOT_BACKUP : FO_SLOT_PRIMARY;
+}
+
+/* A stack usable by a group of `reg`. */
+static int check_stack_for(const fo_registry *reg, const fo_stack *stack) {
+  int rc = fo__check_stack(stack);
+  if (rc != 0)
+    return rc;
+  return stack->reg == reg ? 0 : FO_EFOREIGN;
+}
+
+/* A live group of an idle registry. */
+static int check_group(const fo_group *g) {
+  int rc = fo__check_group(g);
+  return rc ? rc : fo__check_mutable(g->reg);
+}
+
+static int check_create(const fo_op *op) {
+  int rc;
+  if (op->registry == NULL)
+    return FO_EINVAL;
+  if (op->primary && (rc = check_stack_for(op->registry, op->primary)) != 0)
+    return rc;
+  if (op->backup && (rc = check_stack_for(op->registry, op->backup)) != 0)
+    return rc;
+  if ((rc = fo__check_mutable(op->registry)) != 0)
+    return rc;
+  if (op->primary != NULL && op->primary == op->backup)
+    return FO_ESAMESTACK;
+  if (op->registry->groups_total >= op->registry->address_space)
+    return FO_EEXHAUSTED;
+  return 0;
+}
+
+static int check_attach(const fo_op *op) {
+  const fo_group *g = op->group;
+  int rc;
+  if (g == NULL || op->stack == NULL || !valid_slot(op->slot))
+    return FO_EINVAL;
+  if ((rc = fo__check_group(g)) != 0 ||
+      (rc = check_stack_for(g->reg, op->stack)) != 0 ||
+      (rc = fo__check_mutable(g->reg)) != 0)
+    return rc;
+  if (g->slot[op->slot] != NULL)
+    return FO_ESLOTFULL;
+  if (g->slot[other(op->slot)] == op->stack)
+    return FO_ESAMESTACK;
+  return 0;
+}
+
+static int check_detach(const fo_op *op) {
+  const fo_group *g = op->group;
+  int rc;
+  if (g == NULL || !valid_slot(op->slot) || (op->flags & ~FO_FORCE) != 0)
+    return FO_EINVAL;
+  if ((rc = check_group(g)) != 0)
+    return rc;
+  if (g->slot[op->slot] == NULL)
+    return FO_ESLOTEMPTY;
+  if (g->active == op->slot && g->slot[other(op->slot)] != NULL &&
+      !(op->flags & FO_FORCE))
+    return FO_EACTIVE;
+  return 0;
+}
+
+static int check_switch(const fo_op *op) {
+  const fo_group *g = op->group;
+  int force = (op->flags & FO_FORCE) != 0;
+  int rc;
+  if (g == NULL || !valid_slot(op->slot) || (op->flags & ~FO_FORCE) != 0)
+    return FO_EINVAL;
+  if ((rc = check_group(g)) != 0)
+    return rc;
+  if (g->slot[op->slot] == NULL)
+    return FO_ESLOTEMPTY;
+  if (g->active == op->slot)
+    return FO_EALREADY;
+  if (g->state == FO_GROUP_SWITCHING && !force)
+    return FO_ESWITCHING;
+  if (!g->slot[op->slot]->head.present && !force)
+    return FO_ENOWEBHEAD;
+  return 0;
+}
+
+static int check_settle(const fo_op *op) {
+  int rc;
+  if (op->group == NULL)
+    return FO_EINVAL;
+  if ((rc = check_group(op->group)) != 0)
+    return rc;
+  return op->group->state == FO_GROUP_SWITCHING ? 0 : FO_ENOTSWITCHING;
+}
+
+static int check_delete(const fo_op *op) {
+  int rc;
+  if (op->group == NULL)
+    return FO_EINVAL;
+  if ((rc = check_group(op->group)) != 0)
+    return rc;
+  if (op->group->slot[0] != NULL || op->group->slot[1] != NULL)
+    return FO_EATTACHED;
+  return 0;
+}
+
+static int check_remove_stack(const fo_op *op) {
+  int rc;
+  if ((rc = fo__check_stack(op->stack)) != 0)
+    return rc;
+  if ((rc = fo__check_mutable(op->stack->reg)) != 0)
+    return rc;
+  return op->stack->follower_count ? FO_EINUSE : 0;
+}
+
+static int check(const fo_op *op) {
+  if (op == NULL)
+    return FO_EINVAL;
+  switch (op->kind) {
+  case FO_OP_CREATE:
+    return check_create(op);
+  case FO_OP_ATTACH:
+    return check_attach(op);
+  case FO_OP_DETACH:
+    return check_detach(op);
+  case FO_OP_SWITCH:
+    return check_switch(op);
+  case FO_OP_SETTLE:
+    return check_settle(op);
+  case FO_OP_DELETE:
+    return check_delete(op);
+  case FO_OP_REMOVE_STACK:
+    return check_remove_stack(op);
+  }
+  return FO_EINVAL;
+}
+
+static int apply_create(const fo_op *op, fo_group **created) {
+  fo_registry *reg = op->registry;
+  fo_target before;
+  uint32_t code;
+  fo_group *g;
+  int rc;
+
+  if ((rc = fo__address_draw(reg, &code)) != 0 ||
+      (rc = fo__address_reserve(reg)) != 0)
+    return rc;
+  g = fo__group_at(reg, reg->groups_total);
+  memset(g, 0, sizeof(*g));
+  g->reg = reg;
+  g->code = code;
+  g->index = reg->groups_total++;
+  g->ttl = (uint16_t)reg->default_ttl;
+  g->mode = FO_MODE_CNAME;
+  g->state = FO_GROUP_RESERVED;
+  g->active = FO_SLOT_PRIMARY;
+  reg->groups_live++;
+  fo__address_index_insert(reg, g);
+  if (op->primary)
+    fo__follow(g, FO_SLOT_PRIMARY, op->primary);
+  if (op->backup)
+    fo__follow(g, FO_SLOT_BACKUP, op->backup);
+  if (op->primary || op->backup) {
+    g->state = FO_GROUP_SERVING;
+    g->active = op->primary ? FO_SLOT_PRIMARY : FO_SLOT_BACKUP;
+  }
+  if (created != NULL)
+    *created = g;
+  memset(&before, 0, sizeof(before));
+  before.none = FO_NONE_RESERVED;
+  before.mode = FO_MODE_CNAME;
+  before.ttl = g->ttl;
+  {
+    fo_target after;
+    fo__target_of(g, &after);
+    fo__emit(g, FO_CHANGE_CREATE, &before, &after);
+  }
+  return 0;
+}
+
+static void apply_attach(const fo_op *op) {
+  fo_group *g = op->group;
+  fo_target before;
+  fo__target_of(g, &before);
+  if (g->slot[other(op->slot)] == NULL) {
+    g->active = (uint8_t)op->slot;
+    g->state = FO_GROUP_SERVING;
+  }
+  fo__follow(g, op->slot, op->stack);
+  fo__emit_if_changed(g, FO_CHANGE_ATTACH, &before);
+}
+
+static void apply_detach(const fo_op *op) {
+  fo_group *g = op->group;
+  fo_target before;
+  fo__target_of(g, &before);
+  fo__unfollow(g, op->slot);
+  if (g->active == op->slot) {
+    if (g->slot[other(op->slot)] != NULL) { /* forced: traffic moves */
+      g->active = (uint8_t)other(op->slot);
+      g->state = FO_GROUP_SWITCHING;
+    } else {
+      g->active = FO_SLOT_PRIMARY;
+      g->state = FO_GROUP_RESERVED;
+    }
+  }
+  fo__emit_if_changed(g, FO_CHANGE_DETACH, &before);
+}
+
+static void apply_switch(const fo_op *op) {
+  fo_group *g = op->group;
+  fo_target before;
+  fo__target_of(g, &before);
+  g->active = (uint8_t)op->slot;
+  g->state = FO_GROUP_SWITCHING;
+  fo__emit_if_changed(g, FO_CHANGE_SWITCH, &before);
+}
+
+static void apply_delete(const fo_op *op) {
+  fo_group *g = op->group;
+  fo_target before, after;
+  fo__target_of(g, &before);
+  g->state = FO_GROUP_DELETED;
+  g->reg->groups_live--;
+  fo__target_of(g, &after);
+  fo__emit(g, FO_CHANGE_DELETE, &before, &after);
+}
+
+static void apply_remove_stack(const fo_op *op) {
+  fo_stack *s = op->stack;
+  fo__stack_index_remove(s->reg, s);
+  s->removed = 1;
+  s->reg->stacks_live--;
+}
+
+static int apply(const fo_op *op, fo_group **created) {
+  switch (op->kind) {
+  case FO_OP_CREATE:
+    return apply_create(op, created);
+  case FO_OP_ATTACH:
+    apply_attach(op);
+    break;
+  case FO_OP_DETACH:
+    apply_detach(op);
+    break;
+  case FO_OP_SWITCH:
+    apply_switch(op);
+    break;
+  case FO_OP_SETTLE:
+    op->group->state = FO_GROUP_SERVING;
+    break;
+  case FO_OP_DELETE:
+    apply_delete(op);
+    break;
+  case FO_OP_REMOVE_STACK:
+    apply_remove_stack(op);
+    break;
+  }
+  return 0;
+}
+
+int fo_op_init(fo_op *op, fo_op_kind kind) {
+  if (op == NULL || kind < FO_OP_CREATE || kind > FO_OP_REMOVE_STACK)
+    return FO_EINVAL;
+  memset(op, 0, sizeof(*op));
+  op->kind = kind;
+  return 0;
+}
+
+int fo_op_check(const fo_op *op) { return check(op); }
+
+int fo_op_apply(const fo_op *op, fo_group **created) {
+  int rc = check(op);
+  if (created != NULL)
+    *created = NULL;
+  return rc ? rc : apply(op, created);
+}
+
+/* ---- the operations as functions ---------------------------------------- */
+
+int fo_group_create(fo_group **out, fo_registry *reg, fo_stack *primary,
+                    fo_stack *backup) {
+  fo_op op;
+  if (out == NULL)
+    return FO_EINVAL;
+  fo_op_init(&op, FO_OP_CREATE);
+  op.registry = reg;
+  op.primary = primary;
+  op.backup = backup;
+  return fo_op_apply(&op, out);
+}
+
+static int run_on_group(fo_op_kind kind, fo_group *g, fo_slot slot,
+                        fo_stack *stack, unsigned int flags) {
+  fo_op op;
+  fo_op_init(&op, kind);
+  op.group = g;
+  op.slot = slot;
+  op.stack = stack;
+  op.flags = flags;
+  return fo_op_apply(&op, NULL);
+}
+
+int fo_group_attach(fo_group *g, fo_slot slot, fo_stack *stack) {
+  return run_on_group(FO_OP_ATTACH, g, slot, stack, 0);
+}
+
+int fo_group_detach(fo_group *g, fo_slot slot, unsigned int flags) {
+  return run_on_group(FO_OP_DETACH, g, slot, NULL, flags);
+}
+
+int fo_group_switch(fo_group *g, fo_slot to, unsigned int flags) {
+  return run_on_group(FO_OP_SWITCH, g, to, NULL, flags);
+}
+
+int fo_group_settle(fo_group *g) {
+  return run_on_group(FO_OP_SETTLE, g, FO_SLOT_PRIMARY, NULL, 0);
+}
+
+int fo_group_delete(fo_group *g) {
+  return run_on_group(FO_OP_DELETE, g, FO_SLOT_PRIMARY, NULL, 0);
+}

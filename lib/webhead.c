@@ -1,0 +1,141 @@
+/*
+ * webhead.c - host names of servers, the web head of a stack, and the
+ * re-targeting of every group that follows a stack when its head moves.
+ */
+#include "internal.h"
+#include "names.h"
+
+#include <string.h>
+
+/* Expand `tmpl`. Returns 0, FO_EBADTEMPLATE (unknown or unclosed
+ * placeholder) or FO_ENAMETOOLONG (longer than any name). `seen` gets a bit
+ * per placeholder used: 1 server, 2 stack, 4 zone. */
+static int expand(const char *tmpl, const char *server, const char *stack,
+                  const char *zone, char out[FO_NAME_BUFSIZE], unsigned *seen) {
+  static const struct {
+    const char *token;
+    unsigned bit;
+  } tokens[] = {{"{server}", 1}, {"{stack}", 2}, {"{zone}", 4}};
+  size_t n = 0;
+  *seen = 0;
+  while (*tmpl) {
+    const char *piece = tmpl;
+    size_t len = 1, k;
+    if (*tmpl == '}')
+      return FO_EBADTEMPLATE;
+    if (*tmpl == '{') {
+      for (k = 0; k < sizeof(tokens) / sizeof(tokens[0]); k++) {
+        size_t tl = strlen(tokens[k].token);
+        if (strncmp(tmpl, tokens[k].token, tl) == 0) {
+          const char *values[] = {server, stack, zone};
+          piece = values[k];
+          len = strlen(piece);
+          *seen |= tokens[k].bit;
+          tmpl += tl;
+          break;
+        }
+      }
+      if (k == sizeof(tokens) / sizeof(tokens[0]))
+        return FO_EBADTEMPLATE;
+    } else {
+      tmpl++;
+    }
+    if (n + len > FO_NAME_MAX + 1)
+      return FO_ENAMETOOLONG;
+    memcpy(out + n, piece, len);
+    n += len;
+  }
+  out[n] = '\0';
+  return 0;
+}
+
+int fo__template_validate(const char *tmpl, const char *zone) {
+  char host[FO_NAME_BUFSIZE], norm[FO_NAME_BUFSIZE];
+  unsigned seen;
+  int rc = expand(tmpl, "a", "b", zone, host, &seen);
+  if (rc == FO_EBADTEMPLATE)
+    return rc;
+  if (rc != 0 || (seen & 3u) != 3u)
+    return FO_EBADTEMPLATE;
+  /* The literal parts must make a valid name around the shortest values. */
+  return fo__name_normalize(host, norm, NULL) == 0 ? 0 : FO_EBADTEMPLATE;
+}
+
+int fo__templated_host(const fo_registry *reg, const char *stack_name,
+                       const char *server_name, char out[FO_NAME_BUFSIZE]) {
+  char raw[FO_NAME_BUFSIZE];
+  unsigned seen;
+  int rc = expand(reg->host_template, server_name, stack_name, reg->zone, raw,
+                  &seen);
+  if (rc != 0)
+    return rc;
+  return fo__name_normalize(raw, out, NULL);
+}
+
+void fo__head_compute(const fo_stack *stack, fo__head *out) {
+  const fo__server_list *lbs = &stack->servers[FO_SERVER_LOAD_BALANCER - 1];
+  const fo__server_list *webs = &stack->servers[FO_SERVER_WEB - 1];
+  const fo__server *s;
+  memset(out, 0, sizeof(*out));
+  if (lbs->len > 0) {
+    s = &lbs->items[0];
+    out->rule = FO_WEB_HEAD_FIRST_LOAD_BALANCER;
+    out->kind = FO_SERVER_LOAD_BALANCER;
+  } else if (webs->len > 0) {
+    s = &webs->items[0];
+    out->rule = FO_WEB_HEAD_FIRST_WEB_SERVER;
+    out->kind = FO_SERVER_WEB;
+  } else {
+    return;
+  }
+  out->present = 1;
+  out->server_index = 0;
+  strcpy(out->host_name, s->host_name);
+  memcpy(out->ipv4, s->ipv4, sizeof(out->ipv4));
+  memcpy(out->ipv6, s->ipv6, sizeof(out->ipv6));
+}
+
+/* Fill a target from a head, for a group's mode and TTL. */
+static void target_from_head(const fo__head *head, const fo_group *g,
+                             fo_target *t) {
+  t->mode = (fo_record_mode)g->mode;
+  t->ttl = g->ttl;
+  if (!head->present) {
+    t->none = FO_NONE_NO_WEB_HEAD;
+    t->host_name = t->ipv4 = t->ipv6 = NULL;
+    return;
+  }
+  t->host_name = head->host_name;
+  t->ipv4 = head->ipv4[0] ? head->ipv4 : NULL;
+  t->ipv6 = head->ipv6[0] ? head->ipv6 : NULL;
+  t->none = FO_NONE_NOT;
+  if (g->mode == FO_MODE_ADDRESS && !t->ipv4 && !t->ipv6)
+    t->none = FO_NONE_NO_ADDRESS;
+}
+
+void fo__stack_retarget(fo_stack *stack, const fo__head *old_head,
+                        fo_change_reason reason) {
+  int slot;
+  if (old_head->present == stack->head.present &&
+      strcmp(old_head->host_name, stack->head.host_name) == 0 &&
+      strcmp(old_head->ipv4, stack->head.ipv4) == 0 &&
+      strcmp(old_head->ipv6, stack->head.ipv6) == 0)
+    return; /* nothing any group's records depend on moved */
+  for (slot = 0; slot < 2; slot++) {
+    fo_group *g;
+    for (g = stack->followers[slot]; g != NULL; g = g->next[slot]) {
+      fo_target before, after;
+      if (g->active != slot)
+        continue;
+      target_from_head(old_head, g, &before);
+      target_from_head(&stack->head, g, &after);
+      if (!fo__target_equal(&before, &after))
+        fo__emit(g, reason, &before, &after);
+    }
+  }
+}
+
+/* The target of a group with an active stack comes from the same helper. */
+void fo__target_from_stack(const fo_group *g, fo_target *t) {
+  target_from_head(&g->slot[g->active]->head, g, t);
+}
