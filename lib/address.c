@@ -18,56 +18,61 @@
  * full space, at the cost of a tiny bias nobody relies on. */
 #define FO__DRAW_TRIES 64
 
-uint64_t fo__hash_code(uint32_t code) {
-  uint64_t x = code + 0x9e3779b97f4a7c15ull; /* splitmix64 finaliser */
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-static uint64_t code_hash(const void *ctx, uint32_t item) {
-  return fo__hash_code(fo__group_at(ctx, item)->code);
-}
-
-static int code_matches(const void *ctx, uint32_t item, const void *key) {
-  return fo__group_at(ctx, item)->code == *(const uint32_t *)key;
-}
-
-static const fo__index_ops code_index_ops = {code_hash, code_matches};
+/* Codes are drawn uniformly and unique, so the code itself is the index
+ * tag and its low bits the home slot: a look-up reads only the slot array
+ * and the tombstone bitmap, never the group. */
 
 int fo__address_lookup(const fo_registry *reg, uint32_t code,
                        fo_group **out) {
-  uint32_t item = fo__index_find(&reg->by_code, fo__hash_code(code), &code,
-                                 &code_index_ops, reg);
+  uint32_t item = fo__index_find(&reg->by_code, code, NULL, NULL, NULL);
   if (item == UINT32_MAX)
     return FO_ENOENT;
+  if (reg->tombstones[item / 64] >> (item % 64) & 1u)
+    return FO_EDELETED;
   if (out != NULL)
     *out = fo__group_at(reg, item);
   return 0;
 }
 
-void fo__address_index_insert(fo_registry *reg, fo_group *group) {
-  fo__index_insert(&reg->by_code, fo__hash_code(group->code), group->index);
+int fo__address_known(const fo_registry *reg, uint32_t code) {
+  return fo__index_find(&reg->by_code, code, NULL, NULL, NULL) != UINT32_MAX;
 }
 
-/* Room for one more group: a slab with a free place and an index slot. */
+void fo__address_index_insert(fo_registry *reg, fo_group *group) {
+  fo__index_insert(&reg->by_code, group->code, group->index);
+}
+
+void fo__address_tombstone(fo_registry *reg, fo_group *group) {
+  reg->tombstones[group->index / 64] |= (uint64_t)1 << (group->index % 64);
+}
+
+/* Room for one more group: a slab with a free place, its tombstone bits and
+ * an index slot. */
 int fo__address_reserve(fo_registry *reg) {
   uint32_t n = reg->groups_total;
   if (n % FO__GROUP_SLAB == 0 && n / FO__GROUP_SLAB == reg->slab_count) {
+    size_t words = (size_t)(reg->slab_count + 1) * (FO__GROUP_SLAB / 64);
     fo_group **slabs;
     fo_group *slab;
+    uint64_t *bits;
     slabs = fo__realloc_array(&reg->alloc, reg->slabs, reg->slab_count + 1,
                               sizeof(*slabs));
     if (slabs == NULL)
       return FO_ENOMEM;
     reg->slabs = slabs;
+    bits = fo__realloc_array(&reg->alloc, reg->tombstones, words,
+                             sizeof(*bits));
+    if (bits == NULL)
+      return FO_ENOMEM;
+    reg->tombstones = bits;
+    memset(bits + words - FO__GROUP_SLAB / 64, 0,
+           FO__GROUP_SLAB / 64 * sizeof(*bits));
     slab = fo__realloc_array(&reg->alloc, NULL, FO__GROUP_SLAB, sizeof(*slab));
     if (slab == NULL)
       return FO_ENOMEM;
     reg->slabs[reg->slab_count++] = slab;
   }
-  return fo__index_reserve(&reg->by_code, &reg->alloc, n + 1, &code_index_ops,
-                           reg);
+  return fo__index_reserve(&reg->by_code, &reg->alloc, n + 1);
 }
 
 static int random_bytes(fo_registry *reg, void *buf, size_t len) {
@@ -89,10 +94,6 @@ static int random_bytes(fo_registry *reg, void *buf, size_t len) {
   return 0;
 }
 
-static int is_taken(const fo_registry *reg, uint32_t code) {
-  return fo__address_lookup(reg, code, NULL) == 0;
-}
-
 int fo__address_draw(fo_registry *reg, uint32_t *code) {
   uint32_t space = reg->address_space;
   /* Largest multiple of `space` that fits: rejection keeps draws uniform. */
@@ -112,12 +113,12 @@ int fo__address_draw(fo_registry *reg, uint32_t *code) {
           (uint32_t)b[3];
     } while (v > limit);
     c = v % space;
-    if (!is_taken(reg, c)) {
+    if (!fo__address_known(reg, c)) {
       *code = c;
       return 0;
     }
   }
-  while (is_taken(reg, c))
+  while (fo__address_known(reg, c))
     c = (c + 1) % space;
   *code = c;
   return 0;
@@ -165,8 +166,8 @@ int fo__address_parse(const fo_registry *reg, const char *text,
     rest_len--;
   if (rest_len > 0) {
     char other[FO_NAME_BUFSIZE];
-    if (rest[0] != '.')
-      return FO_EBADNAME;
+    if (rest[0] != '.' || rest[rest_len - 1] == '.')
+      return FO_EBADNAME; /* no label glued on, no second trailing dot */
     rest++;
     rest_len--;
     if (rest_len == reg->zone_len && fo__ascii_eq_n(rest, reg->zone, rest_len))

@@ -64,6 +64,20 @@ int fo_group_set_mode(fo_group *g, fo_record_mode mode) {
   return 0;
 }
 
+const char *fo_state_name(fo_state state) {
+  switch (state) {
+  case FO_GROUP_RESERVED:
+    return "reserved";
+  case FO_GROUP_SERVING:
+    return "serving";
+  case FO_GROUP_SWITCHING:
+    return "switching";
+  case FO_GROUP_DELETED:
+    return "deleted";
+  }
+  return "unknown";
+}
+
 int fo_group_state(const fo_group *g, fo_state *out) {
   if (g == NULL || out == NULL)
     return FO_EINVAL;

@@ -93,7 +93,8 @@ struct fo_registry {
   uint32_t slab_count;
   uint32_t groups_total; /* live and deleted */
   uint32_t groups_live;
-  fo__index by_code;
+  fo__index by_code;     /* code -> slab position; tag is the code itself */
+  uint64_t *tombstones;  /* a bit per slab position: group deleted */
 
   fo_stack **stacks; /* creation order, removed ones included */
   uint32_t stacks_total;
@@ -126,7 +127,8 @@ int fo__address_parse(const fo_registry *reg, const char *text,
 int fo__address_lookup(const fo_registry *reg, uint32_t code,
                        fo_group **out);
 void fo__address_index_insert(fo_registry *reg, fo_group *group);
-uint64_t fo__hash_code(uint32_t code);
+void fo__address_tombstone(fo_registry *reg, fo_group *group);
+int fo__address_known(const fo_registry *reg, uint32_t code);
 
 /* webhead.c */
 int fo__templated_host(const fo_registry *reg, const char *stack_name,

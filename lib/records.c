@@ -6,6 +6,22 @@
 #include <stdio.h>
 #include <string.h>
 
+const char *fo_none_reason_name(fo_none_reason reason) {
+  switch (reason) {
+  case FO_NONE_NOT:
+    return "has-records";
+  case FO_NONE_RESERVED:
+    return "reserved";
+  case FO_NONE_DELETED:
+    return "deleted";
+  case FO_NONE_NO_WEB_HEAD:
+    return "no-web-head";
+  case FO_NONE_NO_ADDRESS:
+    return "no-address";
+  }
+  return "unknown";
+}
+
 void fo__target_of(const fo_group *g, fo_target *t) {
   if (g->state == FO_GROUP_DELETED || g->slot[g->active] == NULL) {
     memset(t, 0, sizeof(*t));

@@ -99,6 +99,7 @@ void fo_registry_free(fo_registry *reg) {
   for (i = 0; i < reg->slab_count; i++)
     fo__free(&alloc, reg->slabs[i]);
   fo__free(&alloc, reg->slabs);
+  fo__free(&alloc, reg->tombstones);
   fo__index_free(&reg->by_code, &alloc);
   fo__index_free(&reg->by_name, &alloc);
   fo__free(&alloc, reg->subs);
@@ -149,22 +150,18 @@ uint64_t fo__hash_name(const char *name) {
   return h;
 }
 
-static uint64_t stack_hash(const void *ctx, uint32_t item) {
-  const fo_registry *reg = ctx;
-  return fo__hash_name(reg->stacks[item]->name);
-}
-
 static int stack_matches(const void *ctx, uint32_t item, const void *key) {
   const fo_registry *reg = ctx;
   return strcmp(reg->stacks[item]->name, key) == 0;
 }
 
-static const fo__index_ops stack_index_ops = {stack_hash, stack_matches};
+static const fo__index_ops stack_index_ops = {stack_matches};
 
 int fo__stack_index_ops_find(const fo_registry *reg, const char *lower_name,
                              fo_stack **out) {
-  uint32_t item = fo__index_find(&reg->by_name, fo__hash_name(lower_name),
-                                 lower_name, &stack_index_ops, reg);
+  uint32_t item =
+      fo__index_find(&reg->by_name, fo__index_tag(fo__hash_name(lower_name)),
+                     lower_name, &stack_index_ops, reg);
   if (item == UINT32_MAX)
     return FO_ENOENT;
   if (out != NULL)
@@ -173,12 +170,13 @@ int fo__stack_index_ops_find(const fo_registry *reg, const char *lower_name,
 }
 
 void fo__stack_index_remove(fo_registry *reg, fo_stack *stack) {
-  fo__index_remove(&reg->by_name, fo__hash_name(stack->name), stack->index,
-                   &stack_index_ops, reg);
+  fo__index_remove(&reg->by_name, fo__index_tag(fo__hash_name(stack->name)),
+                   stack->index);
 }
 
 void fo__stack_index_insert(fo_registry *reg, fo_stack *stack) {
-  fo__index_insert(&reg->by_name, fo__hash_name(stack->name), stack->index);
+  fo__index_insert(&reg->by_name, fo__index_tag(fo__hash_name(stack->name)),
+                   stack->index);
 }
 
 /* Room for one more stack in both the list and the name index. */
@@ -192,8 +190,7 @@ int fo__stack_reserve(fo_registry *reg) {
     reg->stacks = grown;
     reg->stacks_cap = cap;
   }
-  return fo__index_reserve(&reg->by_name, &reg->alloc, reg->stacks_live + 1,
-                           &stack_index_ops, reg);
+  return fo__index_reserve(&reg->by_name, &reg->alloc, reg->stacks_live + 1);
 }
 
 /* ---- look-ups and iteration ---------------------------------------------- */
@@ -211,8 +208,6 @@ int fo_registry_find_group(const fo_registry *reg, const char *address,
     return rc;
   if ((rc = fo__address_lookup(reg, code, &g)) != 0)
     return rc;
-  if (g->state == FO_GROUP_DELETED)
-    return FO_EDELETED;
   *out = g;
   return 0;
 }

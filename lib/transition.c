@@ -238,6 +238,7 @@ static void apply_delete(const fo_op *op) {
   fo__target_of(g, &before);
   g->state = FO_GROUP_DELETED;
   g->reg->groups_live--;
+  fo__address_tombstone(g->reg, g);
   fo__target_of(g, &after);
   fo__emit(g, FO_CHANGE_DELETE, &before, &after);
 }

@@ -158,6 +158,9 @@ FO_EXTERN int fo_group_set_mode(fo_group *group, fo_record_mode mode);
 
 /* ---- accessors (all return 0 or FO_EINVAL unless noted) ----------------- */
 
+/* A short lowercase name for a state ("serving"); "unknown" otherwise. */
+FO_EXTERN const char *fo_state_name(fo_state state);
+
 /* State; answers FO_GROUP_DELETED for deleted groups. */
 FO_EXTERN int fo_group_state(const fo_group *group, fo_state *out);
 

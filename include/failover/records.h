@@ -67,6 +67,9 @@ typedef struct fo_rrset {
   fo_record records[FO_RRSET_MAX];
 } fo_rrset;
 
+/* A short lowercase name for a reason ("no-web-head"); "unknown" otherwise. */
+FO_EXTERN const char *fo_none_reason_name(fo_none_reason reason);
+
 /* The group's target. Returns 0 or FO_EINVAL (deleted groups answer with
  * none = FO_NONE_DELETED). */
 FO_EXTERN int fo_group_target(const fo_group *group, fo_target *out);
