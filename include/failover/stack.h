@@ -76,7 +76,7 @@ FO_EXTERN int fo_stack_check_remove(const fo_stack *stack);
  * points at its web head.
  *
  * Returns 0; FO_EINVAL; FO_EDELETED; FO_EBADNAME; FO_ENAMETOOLONG (the name,
- * or a server host name it would form); FO_EEXIST; FO_EBUSY.
+ * or a server host name it would form); FO_EEXIST; FO_EBUSY; FO_ENOMEM.
  */
 FO_EXTERN int fo_stack_rename(fo_stack *stack, const char *name);
 
@@ -102,7 +102,7 @@ FO_EXTERN int fo_stack_add_server(fo_stack *stack, fo_server_kind kind,
 FO_EXTERN int fo_stack_remove_server(fo_stack *stack, const char *name);
 
 /* Rename a server; its position is kept. Returns 0, FO_EINVAL, FO_EDELETED,
- * FO_EBADNAME, FO_ENAMETOOLONG, FO_ENOENT, FO_EEXIST, FO_EBUSY. */
+ * FO_EBADNAME, FO_ENAMETOOLONG, FO_ENOENT, FO_EEXIST, FO_EBUSY, FO_ENOMEM. */
 FO_EXTERN int fo_stack_rename_server(fo_stack *stack, const char *name,
                                      const char *new_name);
 
