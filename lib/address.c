@@ -9,9 +9,9 @@
  */
 #include "internal.h"
 #include "names.h"
+#include "random.h"
 
 #include <string.h>
-#include <sys/random.h>
 
 /* After this many colliding draws, take the next free code after the last
  * draw instead: terminates even with a poor random source or a nearly
@@ -78,20 +78,7 @@ int fo__address_reserve(fo_registry *reg) {
 static int random_bytes(fo_registry *reg, void *buf, size_t len) {
   if (reg->random != NULL)
     return reg->random(buf, len, reg->random_userdata) == 0 ? 0 : FO_ERANDOM;
-  /* The kernel CSPRNG, drawn in blocks: one syscall per 64 addresses. */
-  if (reg->pool_left < len) {
-    size_t got = 0;
-    while (got < sizeof(reg->pool)) {
-      ssize_t r = getrandom(reg->pool + got, sizeof(reg->pool) - got, 0);
-      if (r <= 0)
-        return FO_ERANDOM;
-      got += (size_t)r;
-    }
-    reg->pool_left = sizeof(reg->pool);
-  }
-  memcpy(buf, reg->pool + sizeof(reg->pool) - reg->pool_left, len);
-  reg->pool_left -= len;
-  return 0;
+  return fo__random_read(&reg->pool, buf, len);
 }
 
 int fo__address_draw(fo_registry *reg, uint32_t *code) {

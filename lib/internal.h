@@ -13,6 +13,7 @@
 
 #include "alloc.h"
 #include "index.h"
+#include "random.h"
 
 #define FO__ZONE_MAX (FO_NAME_MAX - FO_ADDRESS_LABEL_LEN - 1)
 #define FO__ADDRESS_SPACE 1000000000u
@@ -85,8 +86,7 @@ struct fo_registry {
 
   fo_random_fn random;
   void *random_userdata;
-  unsigned char pool[256]; /* buffered kernel randomness (default source) */
-  size_t pool_left;
+  fo__random_pool pool; /* the default source: buffered kernel randomness */
   uint32_t address_space;
 
   fo_group **slabs; /* groups in creation order, FO__GROUP_SLAB per slab */

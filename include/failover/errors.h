@@ -38,7 +38,12 @@
   XX(ENOSPC, -23, "buffer too small")                                          \
   XX(EBUSY, -24, "registry is busy delivering change events")                  \
   XX(EVERSION, -25, "unsupported options version")                             \
-  XX(EBADTEMPLATE, -26, "malformed host-name template")
+  XX(EBADTEMPLATE, -26, "malformed host-name template")                       \
+  XX(EMALFORMED, -27, "malformed DNS message")                                 \
+  XX(ECANCELED, -28, "request cancelled")                                      \
+  XX(ETIMEDOUT, -29, "deadline passed")                                        \
+  XX(EIO, -30, "DNS transport or event loop failure")                         \
+  XX(ECLOSING, -31, "engine is closing")
 
 typedef enum fo_errno {
 #define FO__ERRNO_ENUM(name, num, msg) FO_##name = (num),
