@@ -544,11 +544,11 @@ void fo_verifier_close(fo_verifier *v, fo_verifier_closed_fn closed,
   size_t i;
   if (v == NULL || v->closing)
     return;
-  /* Callbacks first, while everything is still open: user code may look
-   * at its results and must not be surprised by a half-closed verifier. */
+  /* Closing from here on: a callback below that starts a check gets
+   * FO_ECLOSING. The callbacks run while the channels are still open. */
+  v->closing = 1;
   while (v->checks != NULL)
     finish(v->checks, FO_ECANCELED);
-  v->closing = 1;
   v->closed = closed;
   v->closed_userdata = userdata;
   v->open++; /* the kick timer */

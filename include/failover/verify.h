@@ -116,7 +116,9 @@ typedef enum fo_verify_status {
   FO_VERIFY_MISMATCH = 2,     /* records exist but differ */
   FO_VERIFY_NXDOMAIN = 3,     /* the name does not exist */
   FO_VERIFY_NODATA = 4,       /* the name exists with no such records */
-  FO_VERIFY_DANGLING = 5,     /* a CNAME whose target does not exist */
+  FO_VERIFY_DANGLING = 5,     /* a CNAME into a name the server says does
+                                 not exist (NXDOMAIN), even if the CNAME
+                                 itself is the one expected */
   FO_VERIFY_SERVFAIL = 6,
   FO_VERIFY_REFUSED = 7,      /* REFUSED or NOTAUTH: not served there */
   FO_VERIFY_TIMEOUT = 8,      /* no reply within timeout x tries */
