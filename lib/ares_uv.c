@@ -170,8 +170,9 @@ int fo__ares_uv_init(fo__ares_uv *au, uv_loop_t *loop,
 void fo__ares_uv_send(fo__ares_uv *au, const unsigned char *msg, int len,
                       ares_callback cb, void *arg) {
   ares_send(au->channel, msg, len, cb, arg);
-  arm_timer(au);
 }
+
+void fo__ares_uv_arm(fo__ares_uv *au) { arm_timer(au); }
 
 void fo__ares_uv_close(fo__ares_uv *au,
                        void (*on_closed)(fo__ares_uv *au, void *userdata),

@@ -57,9 +57,14 @@ int fo__ares_uv_init(fo__ares_uv *au, uv_loop_t *loop,
                      const fo__ares_uv_config *cfg);
 
 /* Send a complete DNS message; `cb` runs exactly once, from inside c-ares
- * processing (so it must not close the channel) or from ares_uv_close. */
+ * processing (so it must not close the channel) or from ares_uv_close.
+ * After a batch of sends, call fo__ares_uv_arm() once: sending does not
+ * re-arm the timer (ares_timeout() per query was measurable). */
 void fo__ares_uv_send(fo__ares_uv *au, const unsigned char *msg, int len,
                       ares_callback cb, void *arg);
+
+/* Re-arm the timer for c-ares' next timeout. */
+void fo__ares_uv_arm(fo__ares_uv *au);
 
 /* Destroy the channel and close every handle; `on_closed` runs from the
  * loop when all are closed. */

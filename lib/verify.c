@@ -100,6 +100,7 @@ struct fo_verifier {
   fo_check *ready;
   uv_timer_t kick;
   int kick_armed;
+  int pumping;
   int closing;
   unsigned open;     /* handles whose close callback has not run */
   unsigned unfreed;  /* called-back checks still held by queries/timers */
@@ -343,6 +344,8 @@ static void judge(fo_check *c) {
     arm_check_timer(c, now);
 }
 
+static void pump(fo_verifier *v);
+
 /* ---- sending and receiving ----------------------------------------------------- */
 
 static void reply_cb(void *arg, int status, int timeouts, unsigned char *abuf,
@@ -380,7 +383,10 @@ static void reply_cb(void *arg, int status, int timeouts, unsigned char *abuf,
     }
   }
   release(c);
-  if (!closing) /* when closing, v may be gone now */
+  if (closing) /* v may be gone now */
+    return;
+  pump(v);
+  if (v->ready != NULL)
     arm_kick(v);
 }
 
@@ -402,6 +408,30 @@ static void send_query(fo_verifier *v, fo__query *q) {
   fo__ares_uv_send(&v->servers[q->server].au, msg, len, reply_cb, q);
 }
 
+/* Fill the in-flight window from the queue. Called from the kick and from
+ * reply callbacks: refilling as soon as a reply is read keeps us and the
+ * server working at the same time instead of taking turns. A query that
+ * fails inside ares_send() calls reply_cb() again: `pumping` stops that
+ * from recursing once per queued query. */
+static void pump(fo_verifier *v) {
+  uint32_t sent_to = 0; /* a bit per server */
+  size_t i;
+  if (v->pumping)
+    return;
+  v->pumping = 1;
+  while (v->queue_head != NULL && v->in_flight < v->max_in_flight &&
+         !v->closing) {
+    fo__query *q = v->queue_head;
+    dequeue(v, q);
+    sent_to |= 1u << q->server;
+    send_query(v, q);
+  }
+  v->pumping = 0;
+  for (i = 0; i < v->server_count && !v->closing; i++)
+    if (sent_to & (1u << i))
+      fo__ares_uv_arm(&v->servers[i].au);
+}
+
 static void kick_cb(uv_timer_t *t) {
   fo_verifier *v = t->data;
   v->kick_armed = 0;
@@ -412,12 +442,7 @@ static void kick_cb(uv_timer_t *t) {
     if (!c->done)
       judge(c);
   }
-  while (v->queue_head != NULL && v->in_flight < v->max_in_flight &&
-         !v->closing) {
-    fo__query *q = v->queue_head;
-    dequeue(v, q);
-    send_query(v, q);
-  }
+  pump(v);
 }
 
 /* ---- verifier life cycle ----------------------------------------------------- */

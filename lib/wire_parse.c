@@ -6,6 +6,7 @@
 #include "wire.h"
 
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <string.h>
 
 #define NAME_WIRE_MAX 255 /* RFC 1035 2.3.4, length octets included */
@@ -170,6 +171,8 @@ static int parse_rr(const uint8_t *msg, size_t len, size_t *off,
   uint16_t type, rclass, rdlen;
   uint32_t ttl;
   const uint8_t *p;
+  if (rr != NULL)
+    rr->target[0] = rr->address[0] = '\0';
   if (walk_name(msg, len, off, rr ? rr->owner : NULL) != 0)
     return FO_EMALFORMED;
   if (len - *off < RR_FIXED_LEN)
@@ -216,7 +219,10 @@ int fo__dns_parse(const uint8_t *buf, size_t len, fo__dns_msg *out) {
   size_t off = FO__DNS_HEADER_LEN, i, rest;
   if (buf == NULL || out == NULL)
     return FO_EMALFORMED;
-  memset(out, 0, sizeof *out);
+  /* Only the fixed part: clearing all 64 answer slots (36 KiB) per reply
+   * was a measurable share of the verifier's time. Each kept answer is
+   * cleared as it is parsed. */
+  memset(out, 0, offsetof(fo__dns_msg, answers));
   if (len < FO__DNS_HEADER_LEN)
     return FO_EMALFORMED;
   parse_header(buf, out);

@@ -43,7 +43,14 @@
   XX(ECANCELED, -28, "request cancelled")                                      \
   XX(ETIMEDOUT, -29, "deadline passed")                                        \
   XX(EIO, -30, "DNS transport or event loop failure")                         \
-  XX(ECLOSING, -31, "engine is closing")
+  XX(ECLOSING, -31, "engine is closing")                                       \
+  XX(EBADKEY, -32, "TSIG key unknown to the peer (BADKEY)")                    \
+  XX(EBADSIG, -33, "TSIG signature does not verify (BADSIG)")                  \
+  XX(EBADTIME, -34, "TSIG time outside the fudge window (BADTIME)")            \
+  XX(ENOTAUTH, -35, "server not authoritative or update not allowed")          \
+  XX(EREFUSED, -36, "server refused the request")                              \
+  XX(ESERVFAIL, -37, "server failure")                                         \
+  XX(EUNSIGNED, -38, "reply not signed with the request's key")
 
 typedef enum fo_errno {
 #define FO__ERRNO_ENUM(name, num, msg) FO_##name = (num),
