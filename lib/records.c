@@ -91,7 +91,7 @@ int fo_group_records(const fo_group *g, fo_rrset *out) {
   return 0;
 }
 
-static const char *type_name(fo_rr_type type) {
+const char *fo_rr_type_name(fo_rr_type type) {
   switch (type) {
   case FO_RR_A:
     return "A";
@@ -109,7 +109,7 @@ int fo_rrset_format(const fo_rrset *set, char *buf, size_t size,
   if (set == NULL || (buf == NULL && size > 0) || set->count > FO_RRSET_MAX)
     return FO_EINVAL;
   for (i = 0; i < set->count; i++)
-    if (type_name(set->records[i].type) == NULL)
+    if (fo_rr_type_name(set->records[i].type) == NULL)
       return FO_EINVAL;
   if (size > 0)
     buf[0] = '\0';
@@ -118,7 +118,7 @@ int fo_rrset_format(const fo_rrset *set, char *buf, size_t size,
     char *at = (buf && total < size) ? buf + total : NULL;
     size_t room = at ? size - total : 0;
     int n = snprintf(at, room, "%s. %u IN %s %s%s\n", r->owner,
-                     (unsigned)r->ttl, type_name(r->type), r->data,
+                     (unsigned)r->ttl, fo_rr_type_name(r->type), r->data,
                      r->type == FO_RR_CNAME ? "." : "");
     if (n < 0)
       return FO_EINVAL;

@@ -8,13 +8,8 @@
 #include <string.h>
 
 int fo_registry_options_init(fo_registry_options *opts, unsigned int version) {
-  if (opts == NULL)
-    return FO_EINVAL;
-  if (version != FO_REGISTRY_OPTIONS_VERSION)
-    return FO_EVERSION;
-  memset(opts, 0, sizeof(*opts));
-  opts->version = version;
-  return 0;
+  return fo__options_init(opts, sizeof(*opts), version,
+                          FO_REGISTRY_OPTIONS_VERSION);
 }
 
 static int check_allocator(const fo_allocator *a) {

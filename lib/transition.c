@@ -2,10 +2,11 @@
  * transition.c - the transition table of DESIGN.md, as one check function
  * and one apply function per operation.
  *
- * fo_op_apply() runs check() and then apply(): the public "would it be
- * allowed?" (fo_op_check) and every operation share the check, so they can
- * never disagree. apply() only runs after a successful check, allocates
- * before it changes anything, and then cannot fail.
+ * Each row of the table is a check function and an apply function.
+ * fo_op_apply() runs the row's check and then its apply: the public "would
+ * it be allowed?" (fo_op_check) and every operation share the check, so
+ * they can never disagree. An apply only runs after a successful check,
+ * allocates before it changes anything, and then cannot fail.
  */
 #include "internal.h"
 
@@ -129,28 +130,6 @@ static int check_remove_stack(const fo_op *op) {
   return op->stack->follower_count ? FO_EINUSE : 0;
 }
 
-static int check(const fo_op *op) {
-  if (op == NULL)
-    return FO_EINVAL;
-  switch (op->kind) {
-  case FO_OP_CREATE:
-    return check_create(op);
-  case FO_OP_ATTACH:
-    return check_attach(op);
-  case FO_OP_DETACH:
-    return check_detach(op);
-  case FO_OP_SWITCH:
-    return check_switch(op);
-  case FO_OP_SETTLE:
-    return check_settle(op);
-  case FO_OP_DELETE:
-    return check_delete(op);
-  case FO_OP_REMOVE_STACK:
-    return check_remove_stack(op);
-  }
-  return FO_EINVAL;
-}
-
 static int apply_create(const fo_op *op, fo_group **created) {
   fo_registry *reg = op->registry;
   fo_target before;
@@ -194,7 +173,8 @@ static int apply_create(const fo_op *op, fo_group **created) {
   return 0;
 }
 
-static void apply_attach(const fo_op *op) {
+static int apply_attach(const fo_op *op, fo_group **created) {
+  (void)created;
   fo_group *g = op->group;
   fo_target before;
   fo__target_of(g, &before);
@@ -204,9 +184,11 @@ static void apply_attach(const fo_op *op) {
   }
   fo__follow(g, op->slot, op->stack);
   fo__emit_if_changed(g, FO_CHANGE_ATTACH, &before);
+  return 0;
 }
 
-static void apply_detach(const fo_op *op) {
+static int apply_detach(const fo_op *op, fo_group **created) {
+  (void)created;
   fo_group *g = op->group;
   fo_target before;
   fo__target_of(g, &before);
@@ -221,18 +203,22 @@ static void apply_detach(const fo_op *op) {
     }
   }
   fo__emit_if_changed(g, FO_CHANGE_DETACH, &before);
+  return 0;
 }
 
-static void apply_switch(const fo_op *op) {
+static int apply_switch(const fo_op *op, fo_group **created) {
+  (void)created;
   fo_group *g = op->group;
   fo_target before;
   fo__target_of(g, &before);
   g->active = (uint8_t)op->slot;
   g->state = FO_GROUP_SWITCHING;
   fo__emit_if_changed(g, FO_CHANGE_SWITCH, &before);
+  return 0;
 }
 
-static void apply_delete(const fo_op *op) {
+static int apply_delete(const fo_op *op, fo_group **created) {
+  (void)created;
   fo_group *g = op->group;
   fo_target before, after;
   fo__target_of(g, &before);
@@ -241,39 +227,42 @@ static void apply_delete(const fo_op *op) {
   fo__address_tombstone(g->reg, g);
   fo__target_of(g, &after);
   fo__emit(g, FO_CHANGE_DELETE, &before, &after);
+  return 0;
 }
 
-static void apply_remove_stack(const fo_op *op) {
+static int apply_remove_stack(const fo_op *op, fo_group **created) {
+  (void)created;
   fo_stack *s = op->stack;
   fo__stack_index_remove(s->reg, s);
   s->removed = 1;
   s->reg->stacks_live--;
+  return 0;
 }
 
-static int apply(const fo_op *op, fo_group **created) {
-  switch (op->kind) {
-  case FO_OP_CREATE:
-    return apply_create(op, created);
-  case FO_OP_ATTACH:
-    apply_attach(op);
-    break;
-  case FO_OP_DETACH:
-    apply_detach(op);
-    break;
-  case FO_OP_SWITCH:
-    apply_switch(op);
-    break;
-  case FO_OP_SETTLE:
-    op->group->state = FO_GROUP_SERVING;
-    break;
-  case FO_OP_DELETE:
-    apply_delete(op);
-    break;
-  case FO_OP_REMOVE_STACK:
-    apply_remove_stack(op);
-    break;
-  }
+static int apply_settle(const fo_op *op, fo_group **created) {
+  (void)created;
+  op->group->state = FO_GROUP_SERVING;
   return 0;
+}
+
+/* The transition table: row k is operation kind k. */
+static const struct {
+  int (*check)(const fo_op *op);
+  int (*apply)(const fo_op *op, fo_group **created);
+} rows[] = {
+    {NULL, NULL},
+    {check_create, apply_create},
+    {check_attach, apply_attach},
+    {check_detach, apply_detach},
+    {check_switch, apply_switch},
+    {check_settle, apply_settle},
+    {check_delete, apply_delete},
+    {check_remove_stack, apply_remove_stack},
+};
+
+static int valid_kind(const fo_op *op) {
+  return op != NULL && op->kind >= FO_OP_CREATE &&
+         op->kind <= FO_OP_REMOVE_STACK;
 }
 
 int fo_op_init(fo_op *op, fo_op_kind kind) {
@@ -284,13 +273,15 @@ int fo_op_init(fo_op *op, fo_op_kind kind) {
   return 0;
 }
 
-int fo_op_check(const fo_op *op) { return check(op); }
+int fo_op_check(const fo_op *op) {
+  return valid_kind(op) ? rows[op->kind].check(op) : FO_EINVAL;
+}
 
 int fo_op_apply(const fo_op *op, fo_group **created) {
-  int rc = check(op);
+  int rc = fo_op_check(op);
   if (created != NULL)
     *created = NULL;
-  return rc ? rc : apply(op, created);
+  return rc ? rc : rows[op->kind].apply(op, created);
 }
 
 /* ---- the operations as functions ---------------------------------------- */

@@ -51,7 +51,8 @@ void fo__tsig_key_wipe(fo__tsig_key *key);
  * TSIG RR with `now` (seconds since the epoch) and fudge FO__TSIG_FUDGE,
  * increment ARCOUNT, and update *len. The request MAC is copied to `mac`
  * (`*mac_len` bytes) for verifying the reply.
- * Returns 0 or FO_ENOSPC.
+ * Returns 0, FO_ENOSPC (buf unchanged), FO_EINVAL (no usable key, message
+ * shorter than a header), FO_ERANGE (ARCOUNT full), FO_ENOMEM (libcrypto).
  */
 int fo__tsig_sign(const fo__tsig_key *key, uint8_t *buf, size_t *len,
                   size_t cap, uint64_t now, uint8_t mac[FO__TSIG_MAC_MAX],
@@ -63,13 +64,21 @@ int fo__tsig_sign(const fo__tsig_key *key, uint8_t *buf, size_t *len,
  * the message (ARCOUNT decremented, original ID) prefixed by the request
  * MAC, in constant time, and be within the fudge of `now`.
  *
+ * `req_mac_len` 0 leaves the request MAC (and its length) out of the
+ * digest, as for a message that answers nothing.
+ *
  * Returns 0; FO_EUNSIGNED (no TSIG RR); FO_EBADKEY / FO_EBADSIG /
- * FO_EBADTIME (the server's TSIG error, or our own finding); FO_EMALFORMED.
+ * FO_EBADTIME (the server's TSIG error, or our own finding); FO_EMALFORMED
+ * (also: TSIG not last, or bytes after it); FO_EINVAL; FO_ENOMEM.
  * An unsigned reply to a signed request (e.g. the server's BADKEY answer,
  * which it cannot sign) is reported through the TSIG error field when the
  * RR is present, else FO_EUNSIGNED.
  */
 int fo__tsig_verify(const fo__tsig_key *key, const uint8_t *msg, size_t len,
                     const uint8_t *req_mac, size_t req_mac_len, uint64_t now);
+
+/* The key inside a public fo_tsig_key (tsig_key.c). */
+struct fo_tsig_key;
+const fo__tsig_key *fo__tsig_key_of(const struct fo_tsig_key *key);
 
 #endif

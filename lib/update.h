@@ -35,7 +35,8 @@ typedef struct fo__update_mark {
 int fo__update_begin(fo__update *u, uint8_t *buf, size_t cap, uint16_t id,
                      const char *zone);
 
-/* Prerequisites (RFC 2136 2.4): the name is in use / not in use. */
+/* Prerequisites (RFC 2136 2.4): the name is in use / not in use. They
+ * come before every update: FO_EINVAL once an update has been added. */
 int fo__update_prereq_name_in_use(fo__update *u, const char *name);
 int fo__update_prereq_name_not_in_use(fo__update *u, const char *name);
 
@@ -44,7 +45,9 @@ int fo__update_delete_rrset(fo__update *u, const char *name, uint16_t type);
 int fo__update_delete_name(fo__update *u, const char *name);
 
 /* Add an RR: CNAME (rdata a name), A or AAAA (rdata an IP literal).
- * Returns 0, FO_EINVAL (other type), FO_EBADNAME, FO_EBADADDR, FO_ENOSPC. */
+ * Returns 0, FO_EINVAL (other type), FO_EBADNAME, FO_EBADADDR, FO_ERANGE
+ * (TTL above 2^31 - 1, RFC 2181 8), FO_ENOSPC. Every call writes its record
+ * whole or not at all; all fail with FO_EINVAL after a failed begin. */
 int fo__update_add(fo__update *u, const char *name, uint16_t type,
                    uint32_t ttl, const char *rdata);
 

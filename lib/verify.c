@@ -114,13 +114,8 @@ struct fo_verifier {
 /* ---- options ----------------------------------------------------------------- */
 
 int fo_verifier_options_init(fo_verifier_options *opts, unsigned int version) {
-  if (opts == NULL)
-    return FO_EINVAL;
-  if (version != FO_VERIFIER_OPTIONS_VERSION)
-    return FO_EVERSION;
-  memset(opts, 0, sizeof(*opts));
-  opts->version = version;
-  return 0;
+  return fo__options_init(opts, sizeof(*opts), version,
+                          FO_VERIFIER_OPTIONS_VERSION);
 }
 
 const char *fo_verify_status_name(fo_verify_status status) {

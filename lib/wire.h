@@ -116,4 +116,18 @@ typedef struct fo__dns_chain {
 void fo__dns_follow_chain(const fo__dns_msg *msg, const char *qname,
                           uint16_t qtype, fo__dns_chain *out);
 
+/*
+ * Walk every RR of every section (answer, authority, additional) of a
+ * message, in order, calling `fn` for each with its section (1, 2, 3),
+ * decoded as a fo__dns_rr (target/address filled for CNAME, NS, A, AAAA in
+ * class IN). Used for zone transfers, whose messages hold thousands of RRs,
+ * and for TSIG (the last additional RR). `rr_offset` is where the RR (its
+ * owner name) starts in buf. `fn` returns 0 to go on; NULL only checks.
+ * Returns 0, FO_EMALFORMED, or fn's non-zero value.
+ */
+typedef int (*fo__dns_rr_fn)(int section, const fo__dns_rr *rr,
+                             size_t rr_offset, void *userdata);
+int fo__dns_each_rr(const uint8_t *buf, size_t len, fo__dns_rr_fn fn,
+                    void *userdata);
+
 #endif /* FO_WIRE_H */

@@ -3,25 +3,15 @@
  * wire is trusted: every count and length is checked against the bytes
  * that are really there before anything is read.
  */
-#include "wire.h"
+#include "wire_internal.h"
 
 #include <arpa/inet.h>
 #include <stddef.h>
 #include <string.h>
 
 #define NAME_WIRE_MAX 255 /* RFC 1035 2.3.4, length octets included */
-#define RR_FIXED_LEN 10   /* type, class, TTL, rdlength */
 #define SOA_FIXED_LEN 20  /* serial, refresh, retry, expire, minimum */
 #define TTL_MAX 0x7fffffffu
-
-static uint16_t get16(const uint8_t *p) {
-  return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p) {
-  return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
-         (uint32_t)p[3];
-}
 
 static int plain_char(unsigned char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
@@ -67,7 +57,8 @@ static int put_label(char *out, size_t *n, const uint8_t *label, size_t len) {
  * rules are checked: a name whose escaped text would not fit in
  * FO_NAME_BUFSIZE is still well formed on the wire.
  */
-static int walk_name(const uint8_t *msg, size_t len, size_t *off, char *out) {
+int fo__dns_walk_name(const uint8_t *msg, size_t len, size_t *off,
+                      char *out) {
   size_t pos = *off, start = *off, end = 0, wire = 0, n = 0;
   int jumped = 0;
   for (;;) {
@@ -115,14 +106,14 @@ int fo__dns_read_name(const uint8_t *msg, size_t len, size_t *off,
   if (msg == NULL || off == NULL || out == NULL)
     return FO_EMALFORMED;
   out[0] = '\0';
-  return walk_name(msg, len, off, out);
+  return fo__dns_walk_name(msg, len, off, out);
 }
 
 /* A name that must fill the RDATA exactly (CNAME, NS), or run up to `end`
  * and leave the rest for fixed fields (SOA). */
 static int rdata_name(const uint8_t *msg, size_t len, size_t *off, size_t end,
                       char *out) {
-  int rc = walk_name(msg, len, off, out);
+  int rc = fo__dns_walk_name(msg, len, off, out);
   if (rc != 0)
     return rc;
   return *off <= end ? 0 : FO_EMALFORMED;
@@ -135,6 +126,10 @@ static int check_rdata(const uint8_t *msg, size_t len, size_t at,
                        size_t rdlen, uint16_t type, uint16_t rclass,
                        fo__dns_rr *rr) {
   size_t end = at + rdlen, off = at;
+  /* RFC 2136 2.4 / 2.5: UPDATE messages carry empty RDATA in classes ANY
+   * and NONE (RRset exists, delete RRset): no name to read there. */
+  if (rdlen == 0 && (rclass == 255 || rclass == 254))
+    return 0;
   switch (type) {
   case FO__TYPE_A:
   case FO__TYPE_AAAA: {
@@ -166,23 +161,23 @@ static int check_rdata(const uint8_t *msg, size_t len, size_t at,
 
 /* One resource record at `*off`. With `rr` it is decoded, otherwise only
  * checked (records of other sections, answers beyond the kept ones). */
-static int parse_rr(const uint8_t *msg, size_t len, size_t *off,
-                    fo__dns_rr *rr) {
+int fo__dns_parse_rr(const uint8_t *msg, size_t len, size_t *off,
+                     fo__dns_rr *rr) {
   uint16_t type, rclass, rdlen;
   uint32_t ttl;
   const uint8_t *p;
   if (rr != NULL)
     rr->target[0] = rr->address[0] = '\0';
-  if (walk_name(msg, len, off, rr ? rr->owner : NULL) != 0)
+  if (fo__dns_walk_name(msg, len, off, rr ? rr->owner : NULL) != 0)
     return FO_EMALFORMED;
-  if (len - *off < RR_FIXED_LEN)
+  if (len - *off < FO__RR_FIXED_LEN)
     return FO_EMALFORMED;
   p = msg + *off;
-  type = get16(p);
-  rclass = get16(p + 2);
-  ttl = get32(p + 4);
-  rdlen = get16(p + 8);
-  *off += RR_FIXED_LEN;
+  type = fo__get16(p);
+  rclass = fo__get16(p + 2);
+  ttl = fo__get32(p + 4);
+  rdlen = fo__get16(p + 8);
+  *off += FO__RR_FIXED_LEN;
   if (len - *off < rdlen)
     return FO_EMALFORMED;
   if (check_rdata(msg, len, *off, rdlen, type, rclass, rr) != 0)
@@ -199,8 +194,8 @@ static int parse_rr(const uint8_t *msg, size_t len, size_t *off,
 }
 
 static void parse_header(const uint8_t *buf, fo__dns_msg *out) {
-  uint16_t f = get16(buf + 2);
-  out->id = get16(buf);
+  uint16_t f = fo__get16(buf + 2);
+  out->id = fo__get16(buf);
   out->flags = f;
   out->qr = (f >> 15) & 1;
   out->opcode = (f >> 11) & 0xfu;
@@ -209,10 +204,10 @@ static void parse_header(const uint8_t *buf, fo__dns_msg *out) {
   out->rd = (f >> 8) & 1;
   out->ra = (f >> 7) & 1;
   out->rcode = f & 0xfu;
-  out->qdcount = get16(buf + 4);
-  out->ancount = get16(buf + 6);
-  out->nscount = get16(buf + 8);
-  out->arcount = get16(buf + 10);
+  out->qdcount = fo__get16(buf + 4);
+  out->ancount = fo__get16(buf + 6);
+  out->nscount = fo__get16(buf + 8);
+  out->arcount = fo__get16(buf + 10);
 }
 
 int fo__dns_parse(const uint8_t *buf, size_t len, fo__dns_msg *out) {
@@ -228,13 +223,13 @@ int fo__dns_parse(const uint8_t *buf, size_t len, fo__dns_msg *out) {
   parse_header(buf, out);
 
   for (i = 0; i < out->qdcount; i++) {
-    if (walk_name(buf, len, &off, i == 0 ? out->qname : NULL) != 0)
+    if (fo__dns_walk_name(buf, len, &off, i == 0 ? out->qname : NULL) != 0)
       return FO_EMALFORMED;
     if (len - off < 4)
       return FO_EMALFORMED;
     if (i == 0) {
-      out->qtype = get16(buf + off);
-      out->qclass = get16(buf + off + 2);
+      out->qtype = fo__get16(buf + off);
+      out->qclass = fo__get16(buf + off + 2);
     }
     off += 4;
   }
@@ -243,7 +238,7 @@ int fo__dns_parse(const uint8_t *buf, size_t len, fo__dns_msg *out) {
     fo__dns_rr *rr = NULL;
     if (out->answer_count < FO__DNS_MAX_ANSWERS)
       rr = &out->answers[out->answer_count];
-    if (parse_rr(buf, len, &off, rr) != 0)
+    if (fo__dns_parse_rr(buf, len, &off, rr) != 0)
       return FO_EMALFORMED;
     if (rr != NULL)
       out->answer_count++;
@@ -252,7 +247,7 @@ int fo__dns_parse(const uint8_t *buf, size_t len, fo__dns_msg *out) {
   /* Authority and additional records are checked, not kept. */
   rest = (size_t)out->nscount + out->arcount;
   for (i = 0; i < rest; i++)
-    if (parse_rr(buf, len, &off, NULL) != 0)
+    if (fo__dns_parse_rr(buf, len, &off, NULL) != 0)
       return FO_EMALFORMED;
 
   /* Bytes after the last section are ignored, as most resolvers do. */

@@ -50,6 +50,9 @@ typedef enum fo_rr_type {
   FO_RR_AAAA = 28
 } fo_rr_type;
 
+/* "A", "AAAA" or "CNAME"; NULL for any other type. */
+FO_EXTERN const char *fo_rr_type_name(fo_rr_type type);
+
 /* One record of a group; owner and data without trailing dot. */
 typedef struct fo_record {
   fo_rr_type type;

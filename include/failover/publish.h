@@ -1,0 +1,248 @@
+/*
+ * failover/publish.h - keep authoritative DNS in step with a registry
+ * (RFC 2136 dynamic UPDATE signed with TSIG), and the switch workflow.
+ *
+ * A publisher is bound to a registry and to the caller's libuv loop. It
+ * follows the registry's change feed, coalesces several changes of a group
+ * (the newest generation wins), batches groups into UPDATE messages to the
+ * zone's primary server, and counts a group as published only once the
+ * server answered NOERROR, with a verified signature, for that generation.
+ * Secondaries follow the primary by NOTIFY/IXFR.
+ *
+ * It only ever touches names it owns: the addresses of the registry's
+ * groups, live or deleted. Every other name of the zone is left alone.
+ *
+ * Failures: timeouts, SERVFAIL and transport errors are retried with
+ * exponential backoff and jitter. NOTAUTH, REFUSED, FORMERR and TSIG
+ * failures would fail again: the publisher stops, reports the error
+ * (fo_publisher_error(), the on_error callback), keeps every pending change,
+ * and resumes on fo_publisher_resume() (after fo_publisher_set_key(), say).
+ *
+ * Same header rules as <failover/verify.h>: includes <uv.h>; one owner
+ * thread.
+ */
+#ifndef FAILOVER_PUBLISH_H
+#define FAILOVER_PUBLISH_H
+
+#include "verify.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- TSIG keys ---------------------------------------------------------- */
+
+typedef struct fo_tsig_key fo_tsig_key;
+
+/*
+ * A key from its name, algorithm ("hmac-sha256" or "hmac-sha512") and
+ * base64 secret. The secret is wiped when the key is freed and never
+ * printed. Returns 0, FO_EINVAL, FO_EBADNAME, FO_ERANGE (secret length),
+ * FO_EBADKEY (algorithm or base64), FO_ENOMEM.
+ */
+FO_EXTERN int fo_tsig_key_new(fo_tsig_key **out, const char *name,
+                              const char *algorithm,
+                              const char *secret_base64);
+
+/* A key from a BIND-style key file (`key "name" { algorithm ...; secret
+ * "..."; };`, as written by tsig-keygen or keymgr -t): the key `name`, or
+ * the first one when `name` is NULL. Returns the codes above, FO_ENOENT (no
+ * such key or file), FO_EMALFORMED (unreadable file), FO_EIO. */
+FO_EXTERN int fo_tsig_key_load(fo_tsig_key **out, const char *path,
+                               const char *name);
+
+/* Wipe and free. NULL is a no-op. */
+FO_EXTERN void fo_tsig_key_free(fo_tsig_key *key);
+
+/* The key's name (lowercase). Returns 0 or FO_EINVAL. */
+FO_EXTERN int fo_tsig_key_name(const fo_tsig_key *key, const char **out);
+
+/* ---- the publisher --------------------------------------------------------- */
+
+typedef struct fo_publisher fo_publisher;
+
+typedef enum fo_publish_state {
+  FO_PUBLISH_PUBLISHED = 1, /* the server confirmed the current generation */
+  FO_PUBLISH_PENDING = 2,   /* a change waits to be sent (or retried) */
+  FO_PUBLISH_IN_FLIGHT = 3, /* sent, no answer yet */
+  FO_PUBLISH_FAILED = 4     /* the publisher stopped; the change is kept */
+} fo_publish_state;
+
+typedef struct fo_publish_status {
+  fo_publish_state state;
+  uint64_t generation;           /* the group's generation now */
+  uint64_t published_generation; /* last one the server confirmed, or 0 */
+  int error;                     /* FO_PUBLISH_FAILED: why */
+} fo_publish_status;
+
+/* A group's generation was confirmed by the server. */
+typedef void (*fo_published_fn)(fo_group *group, uint64_t generation,
+                                void *userdata);
+/* The publisher stopped on an error that retrying cannot fix. */
+typedef void (*fo_publish_error_fn)(int error, void *userdata);
+
+#define FO_PUBLISHER_OPTIONS_VERSION 1
+
+typedef struct fo_publisher_options {
+  unsigned int version;    /* FO_PUBLISHER_OPTIONS_VERSION */
+  const char *server;      /* the zone's primary: "IP", "IP:port", "[v6]:port" */
+  const fo_tsig_key *key;  /* required; copied */
+  uint32_t timeout_ms;     /* per message try; 0 selects 2000 */
+  uint32_t batch_groups;   /* groups per UPDATE; 0 selects 100 (1..1000) */
+  uint32_t max_in_flight;  /* UPDATE messages outstanding; 0 selects 4 */
+  uint32_t retry_min_ms;   /* first backoff; 0 selects 100 */
+  uint32_t retry_max_ms;   /* backoff cap; 0 selects 10000 */
+  fo_published_fn on_published;
+  fo_publish_error_fn on_error;
+  void *userdata;          /* for both callbacks */
+  const fo_allocator *allocator;
+} fo_publisher_options;
+
+#define FO_PUBLISHER_OPTIONS_INIT                                              \
+  { FO_PUBLISHER_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0,                 \
+    NULL, NULL, NULL, NULL }
+
+FO_EXTERN int fo_publisher_options_init(fo_publisher_options *opts,
+                                        unsigned int version);
+
+/*
+ * Create a publisher for `reg` (whose zone is the one updated) on `loop`.
+ * It subscribes to the change feed at once; groups changed from now on are
+ * published. To bring the zone in step with what exists already, call
+ * fo_publisher_reconcile() (reads the zone first) or
+ * fo_publisher_publish_all().
+ *
+ * Returns 0, FO_EINVAL, FO_EVERSION, FO_EBADADDR (server), FO_ERANGE,
+ * FO_EBUSY (called from a change callback), FO_ENOMEM, FO_EIO.
+ */
+FO_EXTERN int fo_publisher_new(fo_publisher **out, uv_loop_t *loop,
+                               fo_registry *reg,
+                               const fo_publisher_options *opts);
+
+/*
+ * Close: unsubscribe, stop sending, and free once every handle is closed;
+ * `closed` then runs from the loop. Changes not yet published are dropped
+ * (the registry still has them: a new publisher's reconcile finds them).
+ * Must be called before the registry is freed.
+ */
+FO_EXTERN void fo_publisher_close(fo_publisher *pub,
+                                  fo_verifier_closed_fn closed,
+                                  void *userdata);
+
+/* Queue every live group of the registry. (Names of deleted groups that
+ * still hold records are found and cleaned by fo_publisher_reconcile(),
+ * which reads the zone.) Returns 0, FO_EINVAL, FO_ENOMEM, FO_ECLOSING. */
+FO_EXTERN int fo_publisher_publish_all(fo_publisher *pub);
+
+/* Where a group stands. Returns 0, FO_EINVAL, FO_EFOREIGN. A group the
+ * publisher never had to send is reported PUBLISHED with
+ * published_generation 0 only after a reconcile found it in step;
+ * otherwise PENDING. */
+FO_EXTERN int fo_publisher_group_status(const fo_publisher *pub,
+                                        const fo_group *group,
+                                        fo_publish_status *out);
+
+/* Groups whose current generation is not yet confirmed. */
+FO_EXTERN int fo_publisher_pending(const fo_publisher *pub, size_t *out);
+
+/* 0 while running, else the error it stopped on. */
+FO_EXTERN int fo_publisher_error(const fo_publisher *pub);
+
+/* Replace the key (copied), e.g. after FO_EBADKEY. Returns 0, FO_EINVAL,
+ * FO_ENOMEM. */
+FO_EXTERN int fo_publisher_set_key(fo_publisher *pub, const fo_tsig_key *key);
+
+/* Resume after a stop: everything pending is sent again. Returns 0,
+ * FO_EINVAL, FO_ECLOSING. */
+FO_EXTERN int fo_publisher_resume(fo_publisher *pub);
+
+/* ---- reconcile ----------------------------------------------------------- */
+
+typedef enum fo_plan_action {
+  FO_PLAN_CREATE = 1, /* the zone lacks a group's records */
+  FO_PLAN_CHANGE = 2, /* the zone has other records at a group's name */
+  FO_PLAN_DELETE = 3  /* records at a name the registry says must be empty
+                         (a deleted, reserved or target-less group) */
+} fo_plan_action;
+
+typedef struct fo_plan_entry {
+  fo_plan_action action;
+  const char *name;     /* the group's address */
+  fo_group *group;      /* NULL for a deleted group */
+  const char *current;  /* presentation lines in the zone now, or "" */
+  const char *desired;  /* presentation lines wanted, or "" */
+} fo_plan_entry;
+
+typedef struct fo_plan {
+  int error;            /* 0, or why the zone could not be read */
+  size_t zone_records;  /* RRs read from the zone */
+  size_t owned_names;   /* names of the zone that belong to groups */
+  size_t count;
+  const fo_plan_entry *entries;
+} fo_plan;
+
+/* The plan and everything it points to are valid during the call only. */
+typedef void (*fo_plan_fn)(const fo_plan *plan, void *userdata);
+
+/*
+ * Read the zone from the server by AXFR over TCP, signed with the key,
+ * compare every owned name with the registry, and call `cb` once with the
+ * plan. With `apply`, the planned groups are then queued for publishing
+ * (groups found in step count as published). Without, it is a dry run.
+ *
+ * Returns 0 (the callback will come), FO_EINVAL, FO_ECLOSING, FO_ENOMEM,
+ * FO_EBUSY (a reconcile is already running).
+ */
+FO_EXTERN int fo_publisher_reconcile(fo_publisher *pub, int apply,
+                                     fo_plan_fn cb, void *userdata);
+
+/* ---- the switch workflow ----------------------------------------------------- */
+
+typedef struct fo_switch_report {
+  int error;                  /* 0, or the first error met */
+  size_t groups;              /* groups switched */
+  size_t failed;              /* groups that did not complete */
+  uint32_t ttl;               /* largest TTL of the switched groups */
+  double published_ms;        /* switch -> the server confirmed (all) */
+  double first_match_ms;      /* switch -> first server answered the new
+                                 target (first group) */
+  double all_matched_ms;      /* switch -> every server, every group */
+  /* Worst case until resolvers follow: all_matched_ms + TTL. Under the
+   * 5-minute promise for the default TTL. */
+  double resolvers_follow_ms;
+} fo_switch_report;
+
+typedef void (*fo_switch_fn)(const fo_switch_report *report, void *userdata);
+
+/*
+ * Switch `group` to slot `to` (fo_group_switch() with `flags`), publish it,
+ * verify with `verifier` on every server it lists (primary and
+ * secondaries) until all answer the new target or `until_ms` (0: 300000)
+ * passes, then settle the group. `cb` runs once with the timings.
+ *
+ * Returns 0 (the callback will come) or what fo_group_switch() returned
+ * (nothing changed then), FO_EINVAL, FO_ECLOSING, FO_ENOMEM.
+ */
+FO_EXTERN int fo_switch_group(fo_publisher *pub, fo_verifier *verifier,
+                              fo_group *group, fo_slot to, unsigned int flags,
+                              uint32_t until_ms, fo_switch_fn cb,
+                              void *userdata);
+
+/*
+ * A data centre is lost: switch every group whose active stack is `failed`
+ * and that has a stack in its other slot, publish, verify and settle them
+ * all, and report once for the whole set. Groups that cannot switch (no
+ * backup, no web head) count as failed; the others go on.
+ *
+ * Returns 0 (the callback will come), FO_EINVAL, FO_EDELETED, FO_ECLOSING,
+ * FO_ENOMEM.
+ */
+FO_EXTERN int fo_switch_stack(fo_publisher *pub, fo_verifier *verifier,
+                              fo_stack *failed, uint32_t until_ms,
+                              fo_switch_fn cb, void *userdata);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FAILOVER_PUBLISH_H */

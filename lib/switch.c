@@ -1,0 +1,241 @@
+/*
+ * switch.c - the switch workflow: switch in the model -> published ->
+ * verified on every server -> settled, with timings; for one group or for
+ * every group on a lost stack.
+ *
+ * It drives only public operations (fo_group_switch, fo_group_settle,
+ * fo_verify_group) plus the publisher's watch hook.
+ */
+#include "publish_internal.h"
+
+#include "alloc.h"
+
+#include <string.h>
+
+#define NS_PER_MS 1000000.0
+
+typedef struct fo__switch_op fo__switch_op;
+
+typedef struct fo__switch_item {
+  fo__switch_op *op;
+  fo_group *group;
+  uint64_t check_start_ns;
+} fo__switch_item;
+
+struct fo__switch_op {
+  fo_publisher *pub;
+  fo_verifier *verifier;
+  fo_switch_fn cb;
+  void *userdata;
+  uint32_t until_ms;
+  uint64_t t0;
+  size_t count;     /* items switched */
+  size_t published; /* of them, confirmed by the server */
+  size_t finished;  /* of them, verified or failed */
+  size_t failed;    /* items and groups that could not switch */
+  int error;
+  uint32_t ttl;
+  double published_ms;
+  double first_match_ms;
+  uv_timer_t timer; /* completes an op with nothing to wait for */
+  fo__switch_item *items;
+};
+
+static double ms_since(uint64_t t0) {
+  return (double)(uv_hrtime() - t0) / NS_PER_MS;
+}
+
+static void op_free(uv_handle_t *h) {
+  fo__switch_op *op = h->data;
+  const fo_allocator *a = fo__publisher_alloc(op->pub);
+  fo__free(a, op->items);
+  fo__free(a, op);
+}
+
+static void finish(fo__switch_op *op) {
+  fo_switch_report r;
+  memset(&r, 0, sizeof(r));
+  r.error = op->error;
+  r.groups = op->count;
+  r.failed = op->failed;
+  r.ttl = op->ttl;
+  r.published_ms = op->published == op->count ? op->published_ms : -1.0;
+  r.first_match_ms = op->first_match_ms;
+  r.all_matched_ms = op->failed == 0 ? ms_since(op->t0) : -1.0;
+  r.resolvers_follow_ms =
+      op->failed == 0 ? r.all_matched_ms + (double)op->ttl * 1000.0 : -1.0;
+  op->cb(&r, op->userdata);
+  uv_close((uv_handle_t *)&op->timer, op_free);
+}
+
+static void item_failed(fo__switch_op *op, int error) {
+  op->failed++;
+  if (op->error == 0)
+    op->error = error;
+  if (++op->finished == op->count)
+    finish(op);
+}
+
+static void verified(const fo_verify_result *res, void *userdata) {
+  fo__switch_item *it = userdata;
+  fo__switch_op *op = it->op;
+  double first = -1.0;
+  size_t k;
+  if (res->error != 0 || res->status != FO_VERIFY_MATCH) {
+    item_failed(op, res->error ? res->error : FO_ETIMEDOUT);
+    return;
+  }
+  for (k = 0; k < res->server_count; k++)
+    if (first < 0 || res->servers[k].first_match_ms < first)
+      first = res->servers[k].first_match_ms;
+  first += (double)(it->check_start_ns - op->t0) / NS_PER_MS;
+  if (op->first_match_ms < 0 || first < op->first_match_ms)
+    op->first_match_ms = first;
+  /* Confirmed in DNS: the switch is over. Another settle may have come
+   * first (FO_ENOTSWITCHING); that is no failure of this one. */
+  (void)fo_group_settle(it->group);
+  if (++op->finished == op->count)
+    finish(op);
+}
+
+static void published(fo_group *g, int error, void *userdata) {
+  fo__switch_item *it = userdata;
+  fo__switch_op *op = it->op;
+  fo_verify_params p = FO_VERIFY_PARAMS_INIT;
+  uint64_t spent;
+  int rc;
+  (void)g;
+  if (error != 0) {
+    item_failed(op, error);
+    return;
+  }
+  if (++op->published == op->count)
+    op->published_ms = ms_since(op->t0);
+  /* Keep asking until every server answers the new target, within what
+   * is left of the deadline. */
+  spent = (uv_hrtime() - op->t0) / 1000000u;
+  p.until_ms = spent < op->until_ms ? op->until_ms - (uint32_t)spent : 1u;
+  p.interval_ms = 20;
+  it->check_start_ns = uv_hrtime();
+  rc = fo_verify_group(NULL, op->verifier, it->group, &p, verified, it);
+  if (rc != 0)
+    item_failed(op, rc);
+}
+
+static void nothing_to_wait_for(uv_timer_t *t) { finish(t->data); }
+
+static int op_new(fo__switch_op **out, fo_publisher *pub, fo_verifier *v,
+                  size_t capacity, uint32_t until_ms, fo_switch_fn cb,
+                  void *userdata) {
+  const fo_allocator *a = fo__publisher_alloc(pub);
+  fo__switch_op *op;
+  if (fo__publisher_closing(pub))
+    return FO_ECLOSING;
+  op = fo__calloc(a, 1, sizeof(*op));
+  if (op == NULL)
+    return FO_ENOMEM;
+  op->items = fo__calloc(a, capacity ? capacity : 1, sizeof(*op->items));
+  if (op->items == NULL) {
+    fo__free(a, op);
+    return FO_ENOMEM;
+  }
+  if (uv_timer_init(fo__publisher_loop(pub), &op->timer) != 0) {
+    fo__free(a, op->items);
+    fo__free(a, op);
+    return FO_EIO;
+  }
+  op->timer.data = op;
+  op->pub = pub;
+  op->verifier = v;
+  op->cb = cb;
+  op->userdata = userdata;
+  op->until_ms = until_ms ? until_ms : FO_VERIFY_PROMISE_MS;
+  op->first_match_ms = -1.0;
+  op->t0 = uv_hrtime();
+  *out = op;
+  return 0;
+}
+
+/* Switch one group and watch it. Returns fo_group_switch()'s code. */
+static int switch_item(fo__switch_op *op, fo_group *g, fo_slot to,
+                       unsigned flags) {
+  fo__switch_item *it = &op->items[op->count];
+  uint64_t gen;
+  uint32_t ttl;
+  int rc = fo_group_switch(g, to, flags);
+  if (rc != 0)
+    return rc;
+  fo_group_generation(g, &gen);
+  fo_group_ttl(g, &ttl);
+  if (ttl > op->ttl)
+    op->ttl = ttl;
+  it->op = op;
+  it->group = g;
+  op->count++;
+  rc = fo__publisher_watch(op->pub, g, gen, published, it);
+  if (rc != 0) { /* switched, but we cannot follow it: say so */
+    op->failed++;
+    op->finished++;
+    if (op->error == 0)
+      op->error = rc;
+  }
+  return 0;
+}
+
+static void start_or_complete(fo__switch_op *op) {
+  if (op->finished == op->count) /* nothing in flight: report from the loop */
+    (void)uv_timer_start(&op->timer, nothing_to_wait_for, 0, 0);
+}
+
+int fo_switch_group(fo_publisher *pub, fo_verifier *verifier, fo_group *group,
+                    fo_slot to, unsigned int flags, uint32_t until_ms,
+                    fo_switch_fn cb, void *userdata) {
+  fo__switch_op *op;
+  int rc;
+  if (pub == NULL || verifier == NULL || group == NULL || cb == NULL)
+    return FO_EINVAL;
+  if ((rc = op_new(&op, pub, verifier, 1, until_ms, cb, userdata)) != 0)
+    return rc;
+  if ((rc = switch_item(op, group, to, flags)) != 0) {
+    /* Refused: nothing changed, no callback. */
+    op->cb = NULL;
+    uv_close((uv_handle_t *)&op->timer, op_free);
+    return rc;
+  }
+  start_or_complete(op);
+  return 0;
+}
+
+int fo_switch_stack(fo_publisher *pub, fo_verifier *verifier, fo_stack *failed,
+                    uint32_t until_ms, fo_switch_fn cb, void *userdata) {
+  fo_registry *reg;
+  fo__switch_op *op;
+  fo_group *g;
+  size_t n = 0;
+  int rc;
+  if (pub == NULL || verifier == NULL || failed == NULL || cb == NULL)
+    return FO_EINVAL;
+  if ((rc = fo_stack_group_count(failed, &n)) != 0)
+    return rc;
+  fo_stack_registry(failed, &reg);
+  if ((rc = op_new(&op, pub, verifier, n, until_ms, cb, userdata)) != 0)
+    return rc;
+  for (g = fo_registry_next_group(reg, NULL); g != NULL;
+       g = fo_registry_next_group(reg, g)) {
+    fo_stack *active = NULL, *other = NULL;
+    fo_slot slot;
+    if (fo_group_active_slot(g, &slot) != 0 ||
+        fo_group_stack(g, slot, &active) != 0 || active != failed)
+      continue;
+    slot = slot == FO_SLOT_PRIMARY ? FO_SLOT_BACKUP : FO_SLOT_PRIMARY;
+    fo_group_stack(g, slot, &other);
+    rc = other ? switch_item(op, g, slot, 0) : FO_ESLOTEMPTY;
+    if (rc != 0) { /* no backup, no web head, already switching */
+      op->failed++;
+      if (op->error == 0)
+        op->error = rc;
+    }
+  }
+  start_or_complete(op);
+  return 0;
+}
