@@ -518,6 +518,11 @@ static int write_knot_conf(ft_dns_server *srv, const ft_dns_config *cfg) {
             "  - id: transfer\n"
             "    address: [127.0.0.0/8, ::1]\n"
             "    action: transfer\n"
+            /* A rule without a key matches unsigned requests only: signed
+             * transfers (the AXFR client) need their own rule. */
+            "  - id: transfer-key\n"
+            "    key: %s\n"
+            "    action: transfer\n"
             "  - id: notify\n"
             "    address: [127.0.0.0/8, ::1]\n"
             "    action: notify\n"
@@ -531,13 +536,13 @@ static int write_knot_conf(ft_dns_server *srv, const ft_dns_config *cfg) {
             "    semantic-checks: off\n"
             "zone:\n"
             "  - domain: %s\n",
-            srv->key_name, srv->dir, srv->zone);
+            srv->key_name, srv->key_name, srv->dir, srv->zone);
   if (cfg->primary)
     sb_printf(&b,
               "    master: primary\n"
-              "    acl: [notify, transfer, update]\n");
+              "    acl: [notify, transfer, transfer-key, update]\n");
   else
-    sb_printf(&b, "    acl: [update, transfer]\n");
+    sb_printf(&b, "    acl: [update, transfer, transfer-key]\n");
   if (cfg->notify_port)
     sb_printf(&b, "    notify: secondary\n");
   if (cfg->extra_conf)
@@ -888,6 +893,81 @@ int ft_dns_update(ft_dns_server *srv, const char *lines) {
     run(cargv, srv->dir, NULL, "/dev/null", 5000); /* best effort */
   }
   return 0;
+}
+
+/* ---- halt / restart, key file ------------------------------------------------ */
+
+int ft_dns_write_key_file(const ft_dns_server *srv, const char *path) {
+  char text[512];
+  snprintf(text, sizeof text,
+           "key \"%s\" {\n\talgorithm hmac-sha256;\n\tsecret \"%s\";\n};\n",
+           srv->key_name, srv->key_secret);
+  return write_file(path, text);
+}
+
+int ft_dns_halt(ft_dns_server *srv) {
+  int rc = 0;
+  if (srv->pid > 0) {
+    int status;
+    kill(srv->pid, SIGTERM);
+    if (!wait_deadline(srv->pid, 5000, &status)) {
+      kill(srv->pid, SIGKILL);
+      waitpid(srv->pid, &status, 0);
+      rc = -1;
+    }
+    srv->pid = 0;
+  }
+  return rc;
+}
+
+int ft_dns_restart(ft_dns_server *srv, int timeout_ms) {
+  if (!srv->dir[0]) {
+    set_error(srv, "server has no directory");
+    return -1;
+  }
+  if (srv->pid > 0)
+    ft_dns_halt(srv);
+  char *knot_argv[] = {"knotd", "-c", srv->conf, NULL};
+  char *bind_argv[] = {"named", "-g", "-c", srv->conf, NULL};
+  char *const *argv = srv->kind == FT_DNS_KNOT ? knot_argv : bind_argv;
+  double deadline = ft_dns_now_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
+  /* The port may take a moment to be free again: retry the start. */
+  for (;;) {
+    pid_t pid = spawn(argv, srv->dir, NULL, srv->log);
+    if (pid < 0) {
+      set_error(srv, "fork: %s", strerror(errno));
+      return -1;
+    }
+    srv->pid = pid;
+    for (;;) {
+      int status;
+      if (waitpid(pid, &status, WNOHANG) == pid) {
+        srv->pid = 0;
+        break; /* exited: try again below */
+      }
+      uint32_t serial;
+      if (ft_dns_soa_serial(srv->port, srv->zone, 100, &serial) == 0 &&
+          serial >= srv->serial)
+        return 0;
+      if (ft_dns_now_ms() >= deadline) {
+        char tail[400];
+        ft_dns_log_tail(srv, tail, sizeof tail);
+        ft_dns_halt(srv);
+        set_error(srv, "%s on port %d not ready again after restart: ...%s",
+                  argv[0], srv->port, tail);
+        return -1;
+      }
+      sleep_ms(10);
+    }
+    if (ft_dns_now_ms() >= deadline) {
+      char tail[400];
+      ft_dns_log_tail(srv, tail, sizeof tail);
+      set_error(srv, "%s exited at restart on port %d: ...%s", argv[0],
+                srv->port, tail);
+      return -1;
+    }
+    sleep_ms(50);
+  }
 }
 
 int ft_dns_wait_serial(const ft_dns_server *srv, uint32_t min_serial,

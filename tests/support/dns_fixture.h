@@ -140,6 +140,24 @@ void ft_dns_signal_stop(ft_dns_server *srv);
  */
 int ft_dns_update(ft_dns_server *srv, const char *lines);
 
+/* ---- additions for the publisher's tests, demo and benchmark ------------- */
+
+/* Write the server's TSIG key as a BIND-style key file (`key "NAME" {
+ * algorithm hmac-sha256; secret "..."; };`, what tsig-keygen and keymgr -t
+ * print) to `path`. Returns 0 or -1. */
+int ft_dns_write_key_file(const ft_dns_server *srv, const char *path);
+
+/* Stop the server process (SIGTERM, wait up to 5 s, then SIGKILL) but keep
+ * its directory, configuration, zone, journal and port for
+ * ft_dns_restart(). Returns 0, or -1 if it had to be killed. */
+int ft_dns_halt(ft_dns_server *srv);
+
+/* Start a halted server again with the same configuration on the same port
+ * (its zone comes back from the zone file and the server's journal). Ready
+ * when its SOA answers with a serial >= srv->serial (the start serial).
+ * Returns 0, or -1 with srv->error set (nothing left running). */
+int ft_dns_restart(ft_dns_server *srv, int timeout_ms);
+
 /* Query the SOA serial over UDP at 127.0.0.1:port. Returns 0 and *serial,
  * or -1 (no answer within timeout_ms, not authoritative, error). */
 int ft_dns_soa_serial(int port, const char *zone, int timeout_ms,
