@@ -6,6 +6,8 @@
 #include "alloc.h"
 
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 struct fo__ares_sock {
   uv_poll_t poll;
@@ -118,6 +120,51 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable,
     au->degraded = 1;
 }
 
+/* c-ares 1.18 writes to TCP sockets with writev(), which raises SIGPIPE
+ * when the server has gone away (a restart mid-run) and kills a process
+ * that did not ignore it. Signal dispositions belong to the application,
+ * so instead every socket call goes through these, and sends use
+ * MSG_NOSIGNAL. */
+static ares_socket_t sock_open(int domain, int type, int protocol,
+                               void *userdata) {
+  (void)userdata;
+#ifdef SOCK_CLOEXEC
+  type |= SOCK_CLOEXEC; /* an embedding program's children do not inherit */
+#endif
+  return socket(domain, type, protocol);
+}
+
+static int sock_close(ares_socket_t fd, void *userdata) {
+  (void)userdata;
+  return close(fd);
+}
+
+static int sock_connect(ares_socket_t fd, const struct sockaddr *addr,
+                        ares_socklen_t len, void *userdata) {
+  (void)userdata;
+  return connect(fd, addr, len);
+}
+
+static ares_ssize_t sock_recvfrom(ares_socket_t fd, void *buf, size_t len,
+                                  int flags, struct sockaddr *from,
+                                  ares_socklen_t *from_len, void *userdata) {
+  (void)userdata;
+  return recvfrom(fd, buf, len, flags, from, from_len);
+}
+
+static ares_ssize_t sock_sendv(ares_socket_t fd, const struct iovec *vec,
+                               int count, void *userdata) {
+  struct msghdr msg;
+  (void)userdata;
+  memset(&msg, 0, sizeof(msg));
+  msg.msg_iov = (struct iovec *)(uintptr_t)vec;
+  msg.msg_iovlen = (size_t)count;
+  return sendmsg(fd, &msg, MSG_NOSIGNAL);
+}
+
+static const struct ares_socket_functions socket_functions = {
+    sock_open, sock_close, sock_connect, sock_recvfrom, sock_sendv};
+
 int fo__ares_uv_init(fo__ares_uv *au, uv_loop_t *loop,
                      const fo_allocator *alloc,
                      const fo__ares_uv_config *cfg) {
@@ -147,6 +194,8 @@ int fo__ares_uv_init(fo__ares_uv *au, uv_loop_t *loop,
     ares_library_cleanup();
     return rc == ARES_ENOMEM ? FO_ENOMEM : FO_EIO;
   }
+
+  ares_set_socket_functions(au->channel, &socket_functions, NULL);
 
   memset(&node, 0, sizeof(node));
   node.family = cfg->server->family;

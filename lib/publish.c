@@ -27,9 +27,9 @@
 #include <time.h>
 
 #define DEFAULT_TIMEOUT_MS 2000u
-#define DEFAULT_BATCH 100u
+#define DEFAULT_BATCH 250u
 #define MAX_BATCH 1000u
-#define DEFAULT_IN_FLIGHT 4u
+#define DEFAULT_IN_FLIGHT 16u
 #define MAX_IN_FLIGHT 64u
 #define DEFAULT_RETRY_MIN_MS 100u
 #define DEFAULT_RETRY_MAX_MS 10000u
@@ -37,13 +37,20 @@
 #define TSIG_ROOM 400u /* TSIG RR: key and algorithm names, 64-byte MAC */
 #define NONE UINT32_MAX
 
+/* A switch waiting for a group's generation to be published. Several may
+ * wait on one group (a forced second switch). */
+typedef struct fo__watch {
+  struct fo__watch *next;
+  uint64_t gen;
+  fo__publish_watch_fn fn;
+  void *userdata;
+} fo__watch;
+
 typedef struct fo__pubrec {
   fo_group *group;        /* NULL: a deleted group's name found by reconcile */
   char *name;             /* that name (group == NULL only) */
   uint64_t published_gen; /* last generation the server confirmed */
-  uint64_t watch_gen;
-  fo__publish_watch_fn watch_fn;
-  void *watch_userdata;
+  fo__watch *watches;
   uint32_t qnext;         /* queue link */
   uint8_t queued;
   uint8_t in_flight;
@@ -448,15 +455,38 @@ static void reply_cb(void *arg, int status, int timeouts, unsigned char *abuf,
   arm_kick(pub);
 }
 
-static void tell_watchers(fo_publisher *pub, int error) {
-  uint32_t i;
-  for (i = 0; i < pub->nrecs; i++) {
-    fo__publish_watch_fn fn = pub->recs[i].watch_fn;
-    if (fn != NULL) {
-      pub->recs[i].watch_fn = NULL;
-      fn(pub->recs[i].group, error, pub->recs[i].watch_userdata);
+/* Take the watches of record i that are due (all of them when `all`) out
+ * of its list: callbacks may add watches and grow the record array. */
+static fo__watch *take_watches(fo_publisher *pub, uint32_t i, int all) {
+  fo__watch **p = &pub->recs[i].watches, *due = NULL;
+  while (*p != NULL) {
+    fo__watch *w = *p;
+    if (all || w->gen <= pub->recs[i].published_gen) {
+      *p = w->next;
+      w->next = due;
+      due = w;
+    } else {
+      p = &w->next;
     }
   }
+  return due;
+}
+
+static void call_watches(fo_publisher *pub, fo_group *g, fo__watch *due,
+                         int error) {
+  while (due != NULL) {
+    fo__watch *w = due;
+    due = w->next;
+    w->fn(g, error, w->userdata);
+    fo__free(&pub->alloc, w);
+  }
+}
+
+static void tell_watchers(fo_publisher *pub, int error) {
+  uint32_t i;
+  for (i = 0; i < pub->nrecs; i++)
+    if (pub->recs[i].watches != NULL)
+      call_watches(pub, pub->recs[i].group, take_watches(pub, i, 1), error);
 }
 
 static void kick_cb(uv_timer_t *t) {
@@ -474,16 +504,14 @@ static void kick_cb(uv_timer_t *t) {
     r->notify = 0;
     if (r->group == NULL)
       continue;
-    if (r->watch_fn != NULL && r->published_gen >= r->watch_gen) {
-      fo__publish_watch_fn fn = r->watch_fn;
-      r->watch_fn = NULL;
-      fn(r->group, 0, r->watch_userdata);
-      r = &pub->recs[i]; /* the callback may have grown the array */
+    if (r->watches != NULL) {
+      call_watches(pub, r->group, take_watches(pub, i, 0), 0);
+      r = &pub->recs[i]; /* the callbacks may have grown the array */
     }
     if (pub->on_published && !pub->closing)
       pub->on_published(r->group, r->published_gen, pub->userdata);
   }
-  if (!pub->closing) {
+  if (!pub->closing && n > 0) {
     memmove(pub->notify, pub->notify + n,
             (pub->nnotify - n) * sizeof(pub->notify[0]));
     pub->nnotify -= n;
@@ -538,8 +566,14 @@ static void maybe_free(fo_publisher *pub) {
   uint32_t i;
   if (pub->open != 0)
     return;
-  for (i = 0; i < pub->nrecs; i++)
+  for (i = 0; i < pub->nrecs; i++) {
     fo__free(&alloc, pub->recs[i].name);
+    while (pub->recs[i].watches != NULL) { /* none after close; be sure */
+      fo__watch *w = pub->recs[i].watches;
+      pub->recs[i].watches = w->next;
+      fo__free(&alloc, w);
+    }
+  }
   fo__free(&alloc, pub->recs);
   fo__free(&alloc, pub->notify);
   fo__index_free(&pub->by_group, &alloc);
@@ -745,27 +779,28 @@ int fo_publisher_resume(fo_publisher *pub) {
 
 int fo__publisher_watch(fo_publisher *pub, fo_group *g, uint64_t gen,
                         fo__publish_watch_fn fn, void *userdata) {
+  fo__watch *w;
   uint32_t i;
   int rc;
   if (pub->closing)
     return FO_ECLOSING;
-  if ((rc = get_rec(pub, g, &i)) != 0)
+  if ((w = fo__malloc(&pub->alloc, sizeof(*w))) == NULL)
+    return FO_ENOMEM;
+  if ((rc = get_rec(pub, g, &i)) != 0) {
+    fo__free(&pub->alloc, w);
     return rc;
-  pub->recs[i].watch_fn = fn;
-  pub->recs[i].watch_userdata = userdata;
-  pub->recs[i].watch_gen = gen;
+  }
+  w->gen = gen;
+  w->fn = fn;
+  w->userdata = userdata;
+  w->next = pub->recs[i].watches;
+  pub->recs[i].watches = w;
   if (pub->recs[i].published_gen >= gen)
     add_notify(pub, i); /* already there: say so from the loop */
   else
     push_back(pub, i); /* a change that sent no event still gets sent */
   arm_kick(pub);
   return 0;
-}
-
-void fo__publisher_unwatch(fo_publisher *pub, fo_group *g) {
-  fo__pubrec *r = find_rec(pub, g, NULL);
-  if (r != NULL)
-    r->watch_fn = NULL;
 }
 
 uv_loop_t *fo__publisher_loop(const fo_publisher *pub) { return pub->loop; }

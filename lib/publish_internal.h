@@ -13,13 +13,10 @@
 typedef void (*fo__publish_watch_fn)(fo_group *group, int error,
                                      void *userdata);
 
-/* Watch `group` until generation `gen` is published. One watcher per group
- * at a time (a later one replaces it). Returns 0, FO_ENOMEM, FO_ECLOSING. */
+/* Watch `group` until generation `gen` is published; each watch is told
+ * exactly once. Returns 0, FO_ENOMEM, FO_ECLOSING. */
 int fo__publisher_watch(fo_publisher *pub, fo_group *group, uint64_t gen,
                         fo__publish_watch_fn fn, void *userdata);
-
-/* Stop watching `group` (no call follows). */
-void fo__publisher_unwatch(fo_publisher *pub, fo_group *group);
 
 uv_loop_t *fo__publisher_loop(const fo_publisher *pub);
 const fo_allocator *fo__publisher_alloc(const fo_publisher *pub);

@@ -23,6 +23,7 @@ typedef struct fo__switch_item {
 } fo__switch_item;
 
 struct fo__switch_op {
+  fo_allocator alloc; /* a copy: the publisher may be gone when we are freed */
   fo_publisher *pub;
   fo_verifier *verifier;
   fo_switch_fn cb;
@@ -47,9 +48,9 @@ static double ms_since(uint64_t t0) {
 
 static void op_free(uv_handle_t *h) {
   fo__switch_op *op = h->data;
-  const fo_allocator *a = fo__publisher_alloc(op->pub);
-  fo__free(a, op->items);
-  fo__free(a, op);
+  fo_allocator a = op->alloc;
+  fo__free(&a, op->items);
+  fo__free(&a, op);
 }
 
 static void finish(fo__switch_op *op) {
@@ -145,6 +146,7 @@ static int op_new(fo__switch_op **out, fo_publisher *pub, fo_verifier *v,
     return FO_EIO;
   }
   op->timer.data = op;
+  op->alloc = *a;
   op->pub = pub;
   op->verifier = v;
   op->cb = cb;

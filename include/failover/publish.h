@@ -88,8 +88,8 @@ typedef struct fo_publisher_options {
   const char *server;      /* the zone's primary: "IP", "IP:port", "[v6]:port" */
   const fo_tsig_key *key;  /* required; copied */
   uint32_t timeout_ms;     /* per message try; 0 selects 2000 */
-  uint32_t batch_groups;   /* groups per UPDATE; 0 selects 100 (1..1000) */
-  uint32_t max_in_flight;  /* UPDATE messages outstanding; 0 selects 4 */
+  uint32_t batch_groups;   /* groups per UPDATE; 0 selects 250 (1..1000) */
+  uint32_t max_in_flight;  /* UPDATE messages outstanding; 0 selects 16 */
   uint32_t retry_min_ms;   /* first backoff; 0 selects 100 */
   uint32_t retry_max_ms;   /* backoff cap; 0 selects 10000 */
   fo_published_fn on_published;
