@@ -6,6 +6,9 @@
 #include "alloc.h"
 
 #include <string.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -124,14 +127,26 @@ static void sock_state_cb(void *data, ares_socket_t fd, int readable,
  * when the server has gone away (a restart mid-run) and kills a process
  * that did not ignore it. Signal dispositions belong to the application,
  * so instead every socket call goes through these, and sends use
- * MSG_NOSIGNAL. */
+ * MSG_NOSIGNAL. c-ares configures nothing on sockets it did not open
+ * itself, so opening does what it would: non-blocking, close-on-exec,
+ * TCP_NODELAY, and the receive buffer asked for. */
 static ares_socket_t sock_open(int domain, int type, int protocol,
                                void *userdata) {
-  (void)userdata;
-#ifdef SOCK_CLOEXEC
-  type |= SOCK_CLOEXEC; /* an embedding program's children do not inherit */
-#endif
-  return socket(domain, type, protocol);
+  const fo__ares_uv *au = userdata;
+  int one = 1, fd;
+  fd = socket(domain, type, protocol);
+  if (fd < 0)
+    return ARES_SOCKET_BAD;
+  if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0 ||
+      fcntl(fd, F_SETFD, FD_CLOEXEC) != 0 ||
+      (type == SOCK_STREAM &&
+       setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0) ||
+      (au->rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &au->rcvbuf,
+                                    sizeof(au->rcvbuf)) != 0)) {
+    close(fd);
+    return ARES_SOCKET_BAD;
+  }
+  return fd;
 }
 
 static int sock_close(ares_socket_t fd, void *userdata) {
@@ -175,6 +190,7 @@ int fo__ares_uv_init(fo__ares_uv *au, uv_loop_t *loop,
   memset(au, 0, sizeof(*au));
   au->loop = loop;
   au->alloc = alloc;
+  au->rcvbuf = cfg->rcvbuf;
   if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
     return FO_EIO;
 
@@ -186,16 +202,15 @@ int fo__ares_uv_init(fo__ares_uv *au, uv_loop_t *loop,
   o.tries = (int)cfg->tries;
   o.sock_state_cb = sock_state_cb;
   o.sock_state_cb_data = au;
-  o.socket_receive_buffer_size = cfg->rcvbuf;
   mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
-         ARES_OPT_SOCK_STATE_CB | (cfg->rcvbuf ? ARES_OPT_SOCK_RCVBUF : 0);
+         ARES_OPT_SOCK_STATE_CB; /* the receive buffer: see sock_open() */
   rc = ares_init_options(&au->channel, &o, mask);
   if (rc != ARES_SUCCESS) {
     ares_library_cleanup();
     return rc == ARES_ENOMEM ? FO_ENOMEM : FO_EIO;
   }
 
-  ares_set_socket_functions(au->channel, &socket_functions, NULL);
+  ares_set_socket_functions(au->channel, &socket_functions, au);
 
   memset(&node, 0, sizeof(node));
   node.family = cfg->server->family;

@@ -37,6 +37,7 @@ typedef struct fo__ares_uv {
   unsigned open_handles;  /* handles whose close callback has not run */
   int closing;
   int degraded;           /* a socket could not be watched (ENOMEM) */
+  int rcvbuf;             /* socket receive buffer, 0 for the default */
   void (*on_closed)(struct fo__ares_uv *au, void *userdata);
   void *closed_userdata;
 } fo__ares_uv;
