@@ -36,7 +36,7 @@
  *                       [--single R] [--sweep] [--knsupdate] [--no-baseline]
  *
  *   --batch, --in-flight  the publisher's batch_groups and max_in_flight
- *                         (default: the library's defaults, 100 and 4)
+ *                         (default: the library's defaults, 250 and 16)
  *   --sweep               first switch the whole stack back and forth once
  *                         per batch 50/100/250/500/1000 x in flight 1/4/16,
  *                         then measure with the fastest pair (unless
@@ -491,9 +491,13 @@ int main(int argc, char **argv) {
   }
 
   /* The measured switch of the whole stack. */
-  printf("switch    fo_switch_stack(%s), batch %u, in flight %u:\n",
-         active == b->dc1 ? "dc1" : "dc2", (unsigned)(batch ? batch : 100),
-         (unsigned)(in_flight ? in_flight : 4));
+  if (batch || in_flight)
+    printf("switch    fo_switch_stack(%s), batch %u, in flight %u:\n",
+           active == b->dc1 ? "dc1" : "dc2", (unsigned)batch,
+           (unsigned)in_flight);
+  else
+    printf("switch    fo_switch_stack(%s), the publisher's default batch and "
+           "in-flight window:\n", active == b->dc1 ? "dc1" : "dc2");
   if (switch_stack(b, active) != 0)
     goto out;
   active = active == b->dc1 ? b->dc2 : b->dc1;

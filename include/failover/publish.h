@@ -107,6 +107,8 @@ FO_EXTERN int fo_publisher_options_init(fo_publisher_options *opts,
 
 /*
  * Create a publisher for `reg` (whose zone is the one updated) on `loop`.
+ * Like fo_verifier_new(), a failure after libuv handles were set up
+ * releases them as the loop runs; the caller has nothing to close.
  * It subscribes to the change feed at once; groups changed from now on are
  * published. To bring the zone in step with what exists already, call
  * fo_publisher_reconcile() (reads the zone first) or
@@ -135,9 +137,9 @@ FO_EXTERN void fo_publisher_close(fo_publisher *pub,
 FO_EXTERN int fo_publisher_publish_all(fo_publisher *pub);
 
 /* Where a group stands. Returns 0, FO_EINVAL, FO_EFOREIGN. A group the
- * publisher never had to send is reported PUBLISHED with
- * published_generation 0 only after a reconcile found it in step;
- * otherwise PENDING. */
+ * publisher has not sent yet is PENDING, unless an applied reconcile found
+ * the zone already in step with it (PUBLISHED, published_generation then
+ * being its generation at that time). */
 FO_EXTERN int fo_publisher_group_status(const fo_publisher *pub,
                                         const fo_group *group,
                                         fo_publish_status *out);

@@ -74,7 +74,9 @@ FO_EXTERN int fo_verifier_options_init(fo_verifier_options *opts,
  * Returns 0; FO_EINVAL (NULL, no server, too many); FO_EVERSION;
  * FO_EBADADDR (a server that is not an IP literal with optional port);
  * FO_ERANGE (timeout, tries or max_in_flight out of range); FO_ENOMEM;
- * FO_EIO (c-ares or libuv refused to initialise).
+ * FO_EIO (c-ares or libuv refused to initialise). On failure the caller
+ * has nothing to close; handles already set up are released as the loop
+ * runs.
  */
 FO_EXTERN int fo_verifier_new(fo_verifier **out, uv_loop_t *loop,
                               const fo_verifier_options *opts);
