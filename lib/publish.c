@@ -60,6 +60,7 @@ typedef struct fo__pubrec {
 
 typedef struct fo__pubmsg {
   fo_publisher *pub;
+  uint32_t epoch; /* pub->epoch when sent */
   size_t count;
   uint8_t mac[FO__TSIG_MAC_MAX];
   size_t mac_len;
@@ -96,6 +97,9 @@ struct fo_publisher {
 
   int error;         /* stopped on this */
   int error_pending; /* on_error and watchers not yet told */
+  int watch_error_pending; /* watches added while stopped: tell them */
+  uint32_t epoch;    /* bumped by set_key and resume: older replies cannot
+                        stop the publisher again */
   int lost_track;    /* a change could not be recorded (FO_ENOMEM) */
   unsigned failures; /* retryable failures in a row */
   uint64_t resume_ns;/* backoff: no sending before this */
@@ -317,6 +321,7 @@ static int send_one(fo_publisher *pub) {
   if (m == NULL)
     return FO_ENOMEM;
   m->pub = pub;
+  m->epoch = pub->epoch;
   m->recs = fo__calloc(&pub->alloc, pub->batch, sizeof(*m->recs));
   m->gens = fo__calloc(&pub->alloc, pub->batch, sizeof(*m->gens));
   if (m->recs == NULL || m->gens == NULL) {
@@ -424,6 +429,8 @@ static void reply_cb(void *arg, int status, int timeouts, unsigned char *abuf,
     return;
   }
   verdict = judge_reply(pub, m, status, abuf, alen);
+  if (verdict < 0 && m->epoch != pub->epoch)
+    verdict = 1; /* sent with the old key or before resuming: try again */
   if (verdict == 0) {
     pub->failures = 0;
     for (k = 0; k < m->count; k++) {
@@ -522,15 +529,25 @@ static void kick_cb(uv_timer_t *t) {
     if (pub->on_error)
       pub->on_error(pub->error, pub->userdata);
   }
+  if (pub->watch_error_pending && !pub->closing) {
+    pub->watch_error_pending = 0;
+    if (pub->error)
+      tell_watchers(pub, pub->error);
+  }
   if (pub->closing || pub->error)
     return;
   if (pub->resume_ns > uv_hrtime()) {
     arm_kick_in(pub, (pub->resume_ns - uv_hrtime()) / 1000000u + 1);
     return;
   }
-  while (pub->in_flight < pub->max_in_flight && pub->qhead != NONE)
+  /* A send can fail inside ares_send() and be judged at once (put back,
+   * backoff or stop): look at that before sending again. */
+  while (!pub->error && pub->resume_ns <= uv_hrtime() &&
+         pub->in_flight < pub->max_in_flight && pub->qhead != NONE)
     if (send_one(pub) != 0)
       break;
+  if (!pub->error && pub->resume_ns > uv_hrtime() && pub->qhead != NONE)
+    arm_kick_in(pub, (pub->resume_ns - uv_hrtime()) / 1000000u + 1);
   fo__ares_uv_arm(&pub->au);
   if (pub->nnotify > 0)
     arm_kick(pub);
@@ -566,6 +583,8 @@ static void maybe_free(fo_publisher *pub) {
   uint32_t i;
   if (pub->open != 0)
     return;
+  if (pub->sub_id != 0)
+    fo_registry_unsubscribe(pub->reg, pub->sub_id);
   for (i = 0; i < pub->nrecs; i++) {
     fo__free(&alloc, pub->recs[i].name);
     while (pub->recs[i].watches != NULL) { /* none after close; be sure */
@@ -669,8 +688,11 @@ void fo_publisher_close(fo_publisher *pub, fo_verifier_closed_fn closed,
                         void *userdata) {
   if (pub == NULL || pub->closing)
     return;
-  if (pub->sub_id != 0)
-    fo_registry_unsubscribe(pub->reg, pub->sub_id);
+  /* From inside a change callback the registry answers FO_EBUSY; then the
+   * subscription goes when the memory does (on_change ignores events
+   * meanwhile). */
+  if (pub->sub_id != 0 && fo_registry_unsubscribe(pub->reg, pub->sub_id) == 0)
+    pub->sub_id = 0;
   /* Closing from here on, so that callbacks below cannot start new work. */
   pub->closing = 1;
   tell_watchers(pub, FO_ECANCELED);
@@ -755,6 +777,7 @@ int fo_publisher_set_key(fo_publisher *pub, const fo_tsig_key *key) {
     return FO_EINVAL;
   fo__tsig_key_wipe(&pub->key);
   pub->key = *fo__tsig_key_of(key);
+  pub->epoch++;
   return 0;
 }
 
@@ -765,6 +788,7 @@ int fo_publisher_resume(fo_publisher *pub) {
   if (pub->closing)
     return FO_ECLOSING;
   lost = pub->lost_track;
+  pub->epoch++;
   pub->error = 0;
   pub->error_pending = 0;
   pub->failures = 0;
@@ -799,8 +823,30 @@ int fo__publisher_watch(fo_publisher *pub, fo_group *g, uint64_t gen,
     add_notify(pub, i); /* already there: say so from the loop */
   else
     push_back(pub, i); /* a change that sent no event still gets sent */
+  if (pub->error && !pub->error_pending)
+    pub->watch_error_pending = 1; /* stopped already: fail it from the loop */
   arm_kick(pub);
   return 0;
+}
+
+int fo__publisher_unwatch(fo_publisher *pub, fo_group *g, void *userdata) {
+  fo__pubrec *r = find_rec(pub, g, NULL);
+  fo__watch **p;
+  if (r == NULL)
+    return FO_ENOENT;
+  for (p = &r->watches; *p != NULL; p = &(*p)->next) {
+    if ((*p)->userdata == userdata) {
+      fo__watch *w = *p;
+      *p = w->next;
+      fo__free(&pub->alloc, w);
+      return 0;
+    }
+  }
+  return FO_ENOENT;
+}
+
+fo_registry *fo__publisher_registry(const fo_publisher *pub) {
+  return pub->reg;
 }
 
 uv_loop_t *fo__publisher_loop(const fo_publisher *pub) { return pub->loop; }
@@ -815,7 +861,7 @@ int fo__publisher_closing(const fo_publisher *pub) { return pub->closing; }
 
 static void reconcile_rr(const fo__zone_rr *rr, void *userdata) {
   fo_publisher *pub = userdata;
-  if (fo__reconcile_add(pub->rc, rr) != 0 && !pub->error) {
+  if (fo__reconcile_add(pub->rc, rr) != 0) {
     /* The plan would be wrong: report it rather than plan from half. */
     pub->rc_apply = -1;
   }
@@ -858,6 +904,7 @@ static void reconcile_done(int error, void *userdata) {
   fo_publisher *pub = userdata;
   fo_plan_fn cb = pub->rc_cb;
   void *cb_userdata = pub->rc_userdata;
+  fo__reconcile *rc = pub->rc;
   fo_plan plan;
   pub->axfr = NULL;
   memset(&plan, 0, sizeof(plan));
@@ -866,14 +913,14 @@ static void reconcile_done(int error, void *userdata) {
   if (error == 0 && pub->closing)
     error = FO_ECANCELED;
   if (error == 0)
-    error = fo__reconcile_plan(pub->rc, &plan, pub->rc_apply ? mark_in_step
-                                                             : NULL, pub);
+    error = fo__reconcile_plan(rc, &plan, pub->rc_apply ? mark_in_step : NULL,
+                               pub);
   if (error == 0 && pub->rc_apply)
     error = apply_plan(pub, &plan);
   plan.error = error;
+  pub->rc = NULL; /* the callback may start the next reconcile */
   cb(&plan, cb_userdata);
-  fo__reconcile_free(pub->rc);
-  pub->rc = NULL;
+  fo__reconcile_free(rc);
 }
 
 int fo_publisher_reconcile(fo_publisher *pub, int apply, fo_plan_fn cb,

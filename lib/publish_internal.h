@@ -18,6 +18,11 @@ typedef void (*fo__publish_watch_fn)(fo_group *group, int error,
 int fo__publisher_watch(fo_publisher *pub, fo_group *group, uint64_t gen,
                         fo__publish_watch_fn fn, void *userdata);
 
+/* Remove the watch of `group` made with `userdata` (no call follows).
+ * Returns 0 or FO_ENOENT. */
+int fo__publisher_unwatch(fo_publisher *pub, fo_group *group, void *userdata);
+
+fo_registry *fo__publisher_registry(const fo_publisher *pub);
 uv_loop_t *fo__publisher_loop(const fo_publisher *pub);
 const fo_allocator *fo__publisher_alloc(const fo_publisher *pub);
 int fo__publisher_closing(const fo_publisher *pub);

@@ -9,10 +9,14 @@
 #include "publish_internal.h"
 
 #include "alloc.h"
+#include "verify_internal.h"
 
 #include <string.h>
 
 #define NS_PER_MS 1000000.0
+#define MAX_UNTIL_MS (24u * 3600u * 1000u)
+
+enum { WAITING, VERIFYING, DONE }; /* an item's phase */
 
 typedef struct fo__switch_op fo__switch_op;
 
@@ -20,6 +24,7 @@ typedef struct fo__switch_item {
   fo__switch_op *op;
   fo_group *group;
   uint64_t check_start_ns;
+  int phase;
 } fo__switch_item;
 
 struct fo__switch_op {
@@ -38,7 +43,8 @@ struct fo__switch_op {
   uint32_t ttl;
   double published_ms;
   double first_match_ms;
-  uv_timer_t timer; /* completes an op with nothing to wait for */
+  uv_timer_t timer; /* the deadline; or completes an op with nothing to
+                       wait for */
   fo__switch_item *items;
 };
 
@@ -69,7 +75,9 @@ static void finish(fo__switch_op *op) {
   uv_close((uv_handle_t *)&op->timer, op_free);
 }
 
-static void item_failed(fo__switch_op *op, int error) {
+static void item_failed(fo__switch_item *it, int error) {
+  fo__switch_op *op = it->op;
+  it->phase = DONE;
   op->failed++;
   if (op->error == 0)
     op->error = error;
@@ -83,9 +91,10 @@ static void verified(const fo_verify_result *res, void *userdata) {
   double first = -1.0;
   size_t k;
   if (res->error != 0 || res->status != FO_VERIFY_MATCH) {
-    item_failed(op, res->error ? res->error : FO_ETIMEDOUT);
+    item_failed(it, res->error ? res->error : FO_ETIMEDOUT);
     return;
   }
+  it->phase = DONE;
   for (k = 0; k < res->server_count; k++)
     if (first < 0 || res->servers[k].first_match_ms < first)
       first = res->servers[k].first_match_ms;
@@ -107,9 +116,10 @@ static void published(fo_group *g, int error, void *userdata) {
   int rc;
   (void)g;
   if (error != 0) {
-    item_failed(op, error);
+    item_failed(it, error);
     return;
   }
+  it->phase = VERIFYING;
   if (++op->published == op->count)
     op->published_ms = ms_since(op->t0);
   /* Keep asking until every server answers the new target, within what
@@ -120,17 +130,33 @@ static void published(fo_group *g, int error, void *userdata) {
   it->check_start_ns = uv_hrtime();
   rc = fo_verify_group(NULL, op->verifier, it->group, &p, verified, it);
   if (rc != 0)
-    item_failed(op, rc);
+    item_failed(it, rc);
 }
 
 static void nothing_to_wait_for(uv_timer_t *t) { finish(t->data); }
+
+/* The deadline also covers publishing: a primary that stays down (retried
+ * forever by the publisher) fails the switch in time. Items being verified
+ * end on their own: their checks have the same deadline. */
+static void deadline(uv_timer_t *t) {
+  fo__switch_op *op = t->data;
+  size_t k, n = op->count;
+  for (k = 0; k < n; k++) {
+    fo__switch_item *it = &op->items[k];
+    if (it->phase == WAITING &&
+        fo__publisher_unwatch(op->pub, it->group, it) == 0)
+      item_failed(it, FO_ETIMEDOUT); /* may finish the op: last one */
+  }
+}
 
 static int op_new(fo__switch_op **out, fo_publisher *pub, fo_verifier *v,
                   size_t capacity, uint32_t until_ms, fo_switch_fn cb,
                   void *userdata) {
   const fo_allocator *a = fo__publisher_alloc(pub);
   fo__switch_op *op;
-  if (fo__publisher_closing(pub))
+  if (until_ms > MAX_UNTIL_MS)
+    return FO_ERANGE;
+  if (fo__publisher_closing(pub) || fo__verifier_closing(v))
     return FO_ECLOSING;
   op = fo__calloc(a, 1, sizeof(*op));
   if (op == NULL)
@@ -174,8 +200,10 @@ static int switch_item(fo__switch_op *op, fo_group *g, fo_slot to,
   it->op = op;
   it->group = g;
   op->count++;
+  it->phase = WAITING;
   rc = fo__publisher_watch(op->pub, g, gen, published, it);
   if (rc != 0) { /* switched, but we cannot follow it: say so */
+    it->phase = DONE;
     op->failed++;
     op->finished++;
     if (op->error == 0)
@@ -187,6 +215,13 @@ static int switch_item(fo__switch_op *op, fo_group *g, fo_slot to,
 static void start_or_complete(fo__switch_op *op) {
   if (op->finished == op->count) /* nothing in flight: report from the loop */
     (void)uv_timer_start(&op->timer, nothing_to_wait_for, 0, 0);
+  else
+    (void)uv_timer_start(&op->timer, deadline, op->until_ms, 0);
+}
+
+/* Refuse before anything changes: objects of another registry. */
+static int check_registry(const fo_publisher *pub, fo_registry *reg) {
+  return reg == fo__publisher_registry(pub) ? 0 : FO_EFOREIGN;
 }
 
 int fo_switch_group(fo_publisher *pub, fo_verifier *verifier, fo_group *group,
@@ -194,8 +229,12 @@ int fo_switch_group(fo_publisher *pub, fo_verifier *verifier, fo_group *group,
                     fo_switch_fn cb, void *userdata) {
   fo__switch_op *op;
   int rc;
+  fo_registry *reg;
   if (pub == NULL || verifier == NULL || group == NULL || cb == NULL)
     return FO_EINVAL;
+  if ((rc = fo_group_registry(group, &reg)) != 0 ||
+      (rc = check_registry(pub, reg)) != 0)
+    return rc;
   if ((rc = op_new(&op, pub, verifier, 1, until_ms, cb, userdata)) != 0)
     return rc;
   if ((rc = switch_item(op, group, to, flags)) != 0) {
@@ -220,6 +259,8 @@ int fo_switch_stack(fo_publisher *pub, fo_verifier *verifier, fo_stack *failed,
   if ((rc = fo_stack_group_count(failed, &n)) != 0)
     return rc;
   fo_stack_registry(failed, &reg);
+  if ((rc = check_registry(pub, reg)) != 0)
+    return rc;
   if ((rc = op_new(&op, pub, verifier, n, until_ms, cb, userdata)) != 0)
     return rc;
   for (g = fo_registry_next_group(reg, NULL); g != NULL;

@@ -372,6 +372,7 @@ static void reply_cb(void *arg, int status, int timeouts, unsigned char *abuf,
       s->round_done = 1;
       if (!c->in_ready) {
         c->in_ready = 1;
+        c->refs++; /* the ready list holds it until the kick judged it */
         c->ready_next = v->ready;
         v->ready = c;
       }
@@ -434,8 +435,9 @@ static void kick_cb(uv_timer_t *t) {
     fo_check *c = v->ready;
     v->ready = c->ready_next;
     c->in_ready = 0;
-    if (!c->done)
+    if (!c->done) /* a callback may have cancelled it meanwhile */
       judge(c);
+    release(c);
   }
   pump(v);
 }
@@ -567,11 +569,17 @@ void fo_verifier_close(fo_verifier *v, fo_verifier_closed_fn closed,
   /* Closing from here on: a callback below that starts a check gets
    * FO_ECLOSING. The callbacks run while the channels are still open. */
   v->closing = 1;
-  while (v->checks != NULL)
-    finish(v->checks, FO_ECANCELED);
+  v->open++; /* the kick timer: also keeps v alive through the loop below */
   v->closed = closed;
   v->closed_userdata = userdata;
-  v->open++; /* the kick timer */
+  while (v->checks != NULL)
+    finish(v->checks, FO_ECANCELED);
+  while (v->ready != NULL) { /* the kick will not run again */
+    fo_check *c = v->ready;
+    v->ready = c->ready_next;
+    c->in_ready = 0;
+    release(c);
+  }
   uv_timer_stop(&v->kick);
   uv_close((uv_handle_t *)&v->kick, kick_closed);
   /* Cancelled checks still held by queries in flight are freed when
@@ -711,3 +719,5 @@ int fo_verifier_pending(const fo_verifier *v, size_t *out) {
   *out = v->pending;
   return 0;
 }
+
+int fo__verifier_closing(const fo_verifier *v) { return v->closing; }

@@ -67,4 +67,7 @@ fo_verify_status fo__seen_status(const fo__seen *s, const fo__expect *e);
 void fo__seen_describe(const fo__seen *s, fo_server_answer *out,
                        const char **chain, const char **addresses);
 
+/* Whether fo_verifier_close() was called (for the switch workflow). */
+int fo__verifier_closing(const fo_verifier *v);
+
 #endif

@@ -125,7 +125,8 @@ FO_EXTERN int fo_publisher_new(fo_publisher **out, uv_loop_t *loop,
  * Close: unsubscribe, stop sending, and free once every handle is closed;
  * `closed` then runs from the loop. Changes not yet published are dropped
  * (the registry still has them: a new publisher's reconcile finds them).
- * Must be called before the registry is freed.
+ * Must be called before the registry is freed. It may be called from a
+ * change callback; the registry must then stay alive until `closed` ran.
  */
 FO_EXTERN void fo_publisher_close(fo_publisher *pub,
                                   fo_verifier_closed_fn closed,
@@ -193,7 +194,8 @@ typedef void (*fo_plan_fn)(const fo_plan *plan, void *userdata);
  * (groups found in step count as published). Without, it is a dry run.
  *
  * Returns 0 (the callback will come), FO_EINVAL, FO_ECLOSING, FO_ENOMEM,
- * FO_EBUSY (a reconcile is already running).
+ * FO_EBUSY (a reconcile is already running), FO_EIO (the connection could
+ * not even be started).
  */
 FO_EXTERN int fo_publisher_reconcile(fo_publisher *pub, int apply,
                                      fo_plan_fn cb, void *userdata);
@@ -219,11 +221,16 @@ typedef void (*fo_switch_fn)(const fo_switch_report *report, void *userdata);
 /*
  * Switch `group` to slot `to` (fo_group_switch() with `flags`), publish it,
  * verify with `verifier` on every server it lists (primary and
- * secondaries) until all answer the new target or `until_ms` (0: 300000)
- * passes, then settle the group. `cb` runs once with the timings.
+ * secondaries) until all answer the new target, then settle the group.
+ * `until_ms` (0: 300000, at most 24 h) bounds the whole: publishing
+ * (retried while the primary is down) and verifying. `cb` runs once with
+ * the timings, from the loop. `verifier` and `pub` must stay open until
+ * then (closing either makes the switch report FO_ECANCELED).
  *
- * Returns 0 (the callback will come) or what fo_group_switch() returned
- * (nothing changed then), FO_EINVAL, FO_ECLOSING, FO_ENOMEM.
+ * Returns 0 (the callback will come) or, with nothing changed: what
+ * fo_group_switch() returned, FO_EINVAL, FO_EFOREIGN (a group of another
+ * registry than the publisher's), FO_ERANGE (until_ms), FO_ECLOSING,
+ * FO_ENOMEM, FO_EIO.
  */
 FO_EXTERN int fo_switch_group(fo_publisher *pub, fo_verifier *verifier,
                               fo_group *group, fo_slot to, unsigned int flags,
@@ -236,8 +243,8 @@ FO_EXTERN int fo_switch_group(fo_publisher *pub, fo_verifier *verifier,
  * all, and report once for the whole set. Groups that cannot switch (no
  * backup, no web head) count as failed; the others go on.
  *
- * Returns 0 (the callback will come), FO_EINVAL, FO_EDELETED, FO_ECLOSING,
- * FO_ENOMEM.
+ * Returns 0 (the callback will come), FO_EINVAL, FO_EDELETED, FO_EFOREIGN,
+ * FO_ERANGE, FO_ECLOSING, FO_ENOMEM, FO_EIO.
  */
 FO_EXTERN int fo_switch_stack(fo_publisher *pub, fo_verifier *verifier,
                               fo_stack *failed, uint32_t until_ms,

@@ -200,8 +200,8 @@ typedef struct fo_verify_params {
  *
  * Returns 0; FO_EINVAL; FO_EBADNAME / FO_ENAMETOOLONG (name or target);
  * FO_EBADADDR (an expected address); FO_ERANGE (address count);
- * FO_EVERSION (params); FO_ECLOSING; FO_ENOMEM. On failure the callback
- * never fires.
+ * FO_EVERSION (params); FO_ECLOSING; FO_ENOMEM; FO_EIO (a timer could not
+ * be set up). On failure the callback never fires.
  */
 FO_EXTERN int fo_verify_name(fo_check **out, fo_verifier *v, const char *name,
                              const fo_expectation *expect,
