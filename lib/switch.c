@@ -28,6 +28,7 @@ typedef struct fo__switch_item {
 } fo__switch_item;
 
 struct fo__switch_op {
+  fo__close_listener on_verifier_close; /* first: the listener is the op */
   fo_allocator alloc; /* a copy: the publisher may be gone when we are freed */
   fo_publisher *pub;
   fo_verifier *verifier;
@@ -71,6 +72,8 @@ static void finish(fo__switch_op *op) {
   r.all_matched_ms = op->failed == 0 ? ms_since(op->t0) : -1.0;
   r.resolvers_follow_ms =
       op->failed == 0 ? r.all_matched_ms + (double)op->ttl * 1000.0 : -1.0;
+  if (op->verifier != NULL)
+    fo__verifier_unlisten_close(op->verifier, &op->on_verifier_close);
   op->cb(&r, op->userdata);
   uv_close((uv_handle_t *)&op->timer, op_free);
 }
@@ -128,26 +131,39 @@ static void published(fo_group *g, int error, void *userdata) {
   p.until_ms = spent < op->until_ms ? op->until_ms - (uint32_t)spent : 1u;
   p.interval_ms = 20;
   it->check_start_ns = uv_hrtime();
-  rc = fo_verify_group(NULL, op->verifier, it->group, &p, verified, it);
+  rc = op->verifier == NULL
+           ? FO_ECANCELED
+           : fo_verify_group(NULL, op->verifier, it->group, &p, verified, it);
   if (rc != 0)
     item_failed(it, rc);
 }
 
 static void nothing_to_wait_for(uv_timer_t *t) { finish(t->data); }
 
-/* The deadline also covers publishing: a primary that stays down (retried
- * forever by the publisher) fails the switch in time. Items being verified
- * end on their own: their checks have the same deadline. */
-static void deadline(uv_timer_t *t) {
-  fo__switch_op *op = t->data;
+/* Fail the items still waiting to be published. Items being verified end
+ * through their checks. */
+static void fail_waiting(fo__switch_op *op, int error) {
   size_t k, n = op->count;
   for (k = 0; k < n; k++) {
     fo__switch_item *it = &op->items[k];
     if (it->phase == WAITING &&
         fo__publisher_unwatch(op->pub, it->group, it) == 0)
-      item_failed(it, FO_ETIMEDOUT); /* may finish the op: last one */
+      item_failed(it, error); /* may finish the op: the last one */
   }
 }
+
+/* The verifier is closing: nothing may use it from now on (it is freed
+ * once the loop runs, perhaps before this op reports). */
+static void verifier_closing(fo__close_listener *l) {
+  fo__switch_op *op = (fo__switch_op *)(void *)l;
+  op->verifier = NULL;
+  fail_waiting(op, FO_ECANCELED);
+}
+
+/* The deadline also covers publishing: a primary that stays down (retried
+ * forever by the publisher) fails the switch in time. Items being verified
+ * end on their own: their checks have the same deadline. */
+static void deadline(uv_timer_t *t) { fail_waiting(t->data, FO_ETIMEDOUT); }
 
 static int op_new(fo__switch_op **out, fo_publisher *pub, fo_verifier *v,
                   size_t capacity, uint32_t until_ms, fo_switch_fn cb,
@@ -180,6 +196,8 @@ static int op_new(fo__switch_op **out, fo_publisher *pub, fo_verifier *v,
   op->until_ms = until_ms ? until_ms : FO_VERIFY_PROMISE_MS;
   op->first_match_ms = -1.0;
   op->t0 = uv_hrtime();
+  op->on_verifier_close.fn = verifier_closing;
+  fo__verifier_listen_close(v, &op->on_verifier_close);
   *out = op;
   return 0;
 }
@@ -239,7 +257,7 @@ int fo_switch_group(fo_publisher *pub, fo_verifier *verifier, fo_group *group,
     return rc;
   if ((rc = switch_item(op, group, to, flags)) != 0) {
     /* Refused: nothing changed, no callback. */
-    op->cb = NULL;
+    fo__verifier_unlisten_close(verifier, &op->on_verifier_close);
     uv_close((uv_handle_t *)&op->timer, op_free);
     return rc;
   }

@@ -106,6 +106,7 @@ struct fo_verifier {
   unsigned unfreed;  /* called-back checks still held by queries/timers */
   fo_verifier_closed_fn closed;
   void *closed_userdata;
+  fo__close_listener *listeners;
   fo__random_pool pool;
   fo__dns_msg *msg;     /* parse scratch */
   fo__dns_chain *chain; /* chain scratch */
@@ -572,6 +573,11 @@ void fo_verifier_close(fo_verifier *v, fo_verifier_closed_fn closed,
   v->open++; /* the kick timer: also keeps v alive through the loop below */
   v->closed = closed;
   v->closed_userdata = userdata;
+  while (v->listeners != NULL) {
+    fo__close_listener *l = v->listeners;
+    fo__verifier_unlisten_close(v, l);
+    l->fn(l);
+  }
   while (v->checks != NULL)
     finish(v->checks, FO_ECANCELED);
   while (v->ready != NULL) { /* the kick will not run again */
@@ -721,3 +727,24 @@ int fo_verifier_pending(const fo_verifier *v, size_t *out) {
 }
 
 int fo__verifier_closing(const fo_verifier *v) { return v->closing; }
+
+void fo__verifier_listen_close(fo_verifier *v, fo__close_listener *l) {
+  l->prev = NULL;
+  l->next = v->listeners;
+  if (v->listeners)
+    v->listeners->prev = l;
+  v->listeners = l;
+  l->linked = 1;
+}
+
+void fo__verifier_unlisten_close(fo_verifier *v, fo__close_listener *l) {
+  if (!l->linked)
+    return;
+  if (l->prev)
+    l->prev->next = l->next;
+  else
+    v->listeners = l->next;
+  if (l->next)
+    l->next->prev = l->prev;
+  l->linked = 0;
+}

@@ -70,4 +70,16 @@ void fo__seen_describe(const fo__seen *s, fo_server_answer *out,
 /* Whether fo_verifier_close() was called (for the switch workflow). */
 int fo__verifier_closing(const fo_verifier *v);
 
+/* Told once, at the start of fo_verifier_close(), so that work holding the
+ * verifier (a switch waiting to be published) lets go of it in time. */
+typedef struct fo__close_listener {
+  struct fo__close_listener *next, *prev;
+  int linked;
+  void (*fn)(struct fo__close_listener *l);
+} fo__close_listener;
+
+void fo__verifier_listen_close(fo_verifier *v, fo__close_listener *l);
+/* Safe to call after the listener was told (it is unlinked then). */
+void fo__verifier_unlisten_close(fo_verifier *v, fo__close_listener *l);
+
 #endif

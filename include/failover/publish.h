@@ -224,8 +224,9 @@ typedef void (*fo_switch_fn)(const fo_switch_report *report, void *userdata);
  * secondaries) until all answer the new target, then settle the group.
  * `until_ms` (0: 300000, at most 24 h) bounds the whole: publishing
  * (retried while the primary is down) and verifying. `cb` runs once with
- * the timings, from the loop. `verifier` and `pub` must stay open until
- * then (closing either makes the switch report FO_ECANCELED).
+ * the timings: from the loop, or from fo_publisher_close() or
+ * fo_verifier_close() (closing either makes the switch report
+ * FO_ECANCELED).
  *
  * Returns 0 (the callback will come) or, with nothing changed: what
  * fo_group_switch() returned, FO_EINVAL, FO_EFOREIGN (a group of another
