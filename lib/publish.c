@@ -35,6 +35,10 @@
 #define DEFAULT_RETRY_MAX_MS 10000u
 #define MSG_CAP 65535u
 #define TSIG_ROOM 400u /* TSIG RR: key and algorithm names, 64-byte MAC */
+/* A refusal (NOTAUTH, REFUSED, a TSIG error) stops the publisher only when
+ * this many answers in a row say so: those replies are unsigned (a server
+ * cannot sign BADKEY), so one forged datagram must not halt publishing. */
+#define STOP_CONFIRMATIONS 3u
 #define NONE UINT32_MAX
 
 /* A switch waiting for a group's generation to be published. Several may
@@ -102,6 +106,7 @@ struct fo_publisher {
                         stop the publisher again */
   int lost_track;    /* a change could not be recorded (FO_ENOMEM) */
   unsigned failures; /* retryable failures in a row */
+  unsigned refusals; /* stop verdicts in a row (STOP_CONFIRMATIONS) */
   uint64_t resume_ns;/* backoff: no sending before this */
 
   /* reconcile */
@@ -431,8 +436,11 @@ static void reply_cb(void *arg, int status, int timeouts, unsigned char *abuf,
   verdict = judge_reply(pub, m, status, abuf, alen);
   if (verdict < 0 && m->epoch != pub->epoch)
     verdict = 1; /* sent with the old key or before resuming: try again */
+  if (verdict < 0 && ++pub->refusals < STOP_CONFIRMATIONS)
+    verdict = 1; /* ask again before believing it */
   if (verdict == 0) {
     pub->failures = 0;
+    pub->refusals = 0;
     for (k = 0; k < m->count; k++) {
       fo__pubrec *r = &pub->recs[m->recs[k]];
       r->in_flight = 0;
@@ -789,6 +797,7 @@ int fo_publisher_resume(fo_publisher *pub) {
     return FO_ECLOSING;
   lost = pub->lost_track;
   pub->epoch++;
+  pub->refusals = 0;
   pub->error = 0;
   pub->error_pending = 0;
   pub->failures = 0;

@@ -49,10 +49,31 @@ static int expand(const char *tmpl, const char *server, const char *stack,
   return 0;
 }
 
+/* {server} and {stack} must not share a label: in "{server}-{stack}",
+ * server "a-b" of stack "c" and server "a" of stack "b-c" would both be
+ * "a-b-c", and a switch between them would move nothing. In labels of their
+ * own (literal text around them allowed), every pair forms its own name. */
+static int placeholders_apart(const char *tmpl) {
+  unsigned in_label = 0;
+  for (; *tmpl; tmpl++) {
+    if (*tmpl == '.')
+      in_label = 0;
+    else if (strncmp(tmpl, "{server}", 8) == 0)
+      in_label |= 1u;
+    else if (strncmp(tmpl, "{stack}", 7) == 0)
+      in_label |= 2u;
+    if (in_label == 3u)
+      return 0;
+  }
+  return 1;
+}
+
 int fo__template_validate(const char *tmpl, const char *zone) {
   char host[FO_NAME_BUFSIZE], norm[FO_NAME_BUFSIZE];
   unsigned seen;
   int rc = expand(tmpl, "a", "b", zone, host, &seen);
+  if (rc == 0 && !placeholders_apart(tmpl))
+    return FO_EBADTEMPLATE;
   if (rc == FO_EBADTEMPLATE)
     return rc;
   if (rc != 0 || (seen & 3u) != 3u)

@@ -579,7 +579,12 @@ Test(templates, bad_templates_refused) {
                               "-{server}.{zone}",
                               "{server}-.{zone}",
                               "{server}.{stack}.{zone}}",
-                              "{server}.exa$mple.com"};
+                              "{server}.exa$mple.com",
+                              /* {server} and {stack} sharing a label could
+                               * collide ("a-b" of "c" vs "a" of "b-c") */
+                              "{server}-{stack}.{zone}",
+                              "{stack}{server}.{zone}",
+                              "x.{server}-y-{stack}.{zone}"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     fo_registry *reg = NULL;
     int rc = registry_with_template(bad[i], NULL, &reg);
@@ -589,11 +594,11 @@ Test(templates, bad_templates_refused) {
 
 Test(templates, custom_template_forms_host_names) {
   fo_registry *reg = NULL;
-  FT_OK(registry_with_template("{server}-{stack}.hosts.{zone}", NULL, &reg));
+  FT_OK(registry_with_template("{server}-www.hosts-{stack}.{zone}", NULL, &reg));
   fo_stack *s = ft_stack(reg, "shop", 1, 0);
   fo_server_info info;
   FT_OK(fo_stack_find_server(s, "web1", &info));
-  cr_assert_str_eq(info.host_name, "web1-shop.hosts." FT_ZONE);
+  cr_assert_str_eq(info.host_name, "web1-www.hosts-shop." FT_ZONE);
   cr_assert_eq(info.host_name_explicit, 0);
   fo_registry_free(reg);
 
@@ -611,9 +616,10 @@ Test(templates, custom_template_forms_host_names) {
 }
 
 Test(templates, templated_host_name_too_long) {
-  /* A label formed from two placeholders over 63 characters. */
+  /* A label formed from a placeholder and 41 literal characters. */
   fo_registry *reg = NULL;
-  FT_OK(registry_with_template("{server}-{stack}.{zone}", NULL, &reg));
+  FT_OK(registry_with_template(
+      "{server}-0123456789012345678901234567890123456789.{stack}.{zone}", NULL, &reg));
   char stack_name[64];
   snprintf(stack_name, sizeof stack_name, "%s", rep('s', 40));
   fo_stack *s = ft_stack(reg, stack_name, 0, 0);
@@ -623,7 +629,7 @@ Test(templates, templated_host_name_too_long) {
   free(before);
   /* with an explicit host name the template is not used */
   FT_OK(fo_stack_add_server(s, FO_SERVER_WEB, rep('w', 30), "www.example.com"));
-  FT_OK(fo_stack_add_server(s, FO_SERVER_WEB, rep('v', 22), NULL)); /* 22+1+40 = 63 */
+  FT_OK(fo_stack_add_server(s, FO_SERVER_WEB, rep('v', 22), NULL)); /* 22+41 = 63 */
   fo_registry_free(reg);
 }
 

@@ -14,9 +14,11 @@
  *
  * Failures: timeouts, SERVFAIL and transport errors are retried with
  * exponential backoff and jitter. NOTAUTH, REFUSED, FORMERR and TSIG
- * failures would fail again: the publisher stops, reports the error
- * (fo_publisher_error(), the on_error callback), keeps every pending change,
- * and resumes on fo_publisher_resume() (after fo_publisher_set_key(), say).
+ * failures would fail again: once three answers in a row say so (such
+ * replies are unsigned, so a single forged one must not be believed), the
+ * publisher stops, reports the error (fo_publisher_error(), the on_error
+ * callback), keeps every pending change, and resumes on
+ * fo_publisher_resume() (after fo_publisher_set_key(), say).
  *
  * Same header rules as <failover/verify.h>: includes <uv.h>; one owner
  * thread.

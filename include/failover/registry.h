@@ -61,8 +61,10 @@ typedef struct fo_registry_options {
   uint32_t default_ttl;
   /* How a server's host name is formed when it has no explicit one.
    * Placeholders: {server}, {stack}, {zone}; {server} and {stack} are
-   * required (so that host names of different servers cannot collide);
-   * everything else is literal and must form valid DNS labels. NULL selects
+   * required and must be in different labels ("{server}-{stack}" is
+   * refused: "a-b" of "c" and "a" of "b-c" would collide), so that host
+   * names of different servers cannot collide; everything else is literal
+   * and must form valid DNS labels. NULL selects
    * FO_HOST_TEMPLATE_DEFAULT. */
   const char *host_name_template;
   /* Random source for addresses; NULL selects the kernel CSPRNG. */
