@@ -1022,15 +1022,22 @@ void ft_ps_switch_stack_50(ft_dns_kind kind) {
   ps_close(&c);
 }
 
+/* A publisher and a verifier, stacks shop and shop-dr, and one group on
+ * both, published. */
+static fo_group *ps_published_pair(ps_ctx *c, ft_dns_kind kind) {
+  ps_init(c, kind);
+  fo_stack *shop = ps_stack(c, "shop", 1, 0);
+  fo_stack *dr = ps_stack(c, "shop-dr", 1, 0);
+  ps_publisher(c);
+  ps_verifier(c, 0);
+  fo_group *g = ft_group(c->reg, shop, dr);
+  ps_wait_published(c, 10000);
+  return g;
+}
+
 void ft_ps_second_switch_refused(ft_dns_kind kind) {
   ps_ctx c;
-  ps_init(&c, kind);
-  fo_stack *shop = ps_stack(&c, "shop", 1, 0);
-  fo_stack *dr = ps_stack(&c, "shop-dr", 1, 0);
-  ps_publisher(&c);
-  ps_verifier(&c, 0);
-  fo_group *g = ft_group(c.reg, shop, dr);
-  ps_wait_published(&c, 10000);
+  fo_group *g = ps_published_pair(&c, kind);
 
   ps_switch sw = {0}, sw2 = {0};
   sw.c = sw2.c = &c;
@@ -1061,6 +1068,8 @@ void ft_ps_second_switch_refused(ft_dns_kind kind) {
   cr_assert_eq(ps_verify_name(&c, ps_addr(g, addr), &web1), FO_VERIFY_MATCH);
   /* An empty slot, a stack without web head: refused. */
   fo_stack *empty = ps_stack(&c, "solo", 0, 0);
+  fo_stack *shop = NULL;
+  FT_OK(fo_group_stack(g, FO_SLOT_PRIMARY, &shop));
   fo_group *h = ft_group(c.reg, shop, NULL);
   ps_switch sw3 = {0};
   sw3.c = &c;
@@ -1079,13 +1088,7 @@ void ft_ps_second_switch_refused(ft_dns_kind kind) {
 
 void ft_ps_forced_second_switch(ft_dns_kind kind) {
   ps_ctx c;
-  ps_init(&c, kind);
-  fo_stack *shop = ps_stack(&c, "shop", 1, 0);
-  fo_stack *dr = ps_stack(&c, "shop-dr", 1, 0);
-  ps_publisher(&c);
-  ps_verifier(&c, 0);
-  fo_group *g = ft_group(c.reg, shop, dr);
-  ps_wait_published(&c, 10000);
+  fo_group *g = ps_published_pair(&c, kind);
 
   ps_switch sw = {0}, sw2 = {0};
   sw.c = sw2.c = &c;

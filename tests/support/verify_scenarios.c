@@ -1264,51 +1264,63 @@ static void vs_close_hook(vs_result *r, void *arg) {
                              &c->extra[i]);
 }
 
-void ft_vs_close_with_pending(ft_dns_kind kind) {
+/* Both close scenarios: a verifier asking the real server and a silent
+ * peer, VS_CLOSE_N checks (every other one converging) pending with their
+ * queries out; `hook` (may be NULL) runs in every check's callback. */
+static void vs_close_setup(ft_dns_kind kind, vs_loop *L, ft_dns_peer *peer,
+                           vs_result *r, int *count,
+                           void (*hook)(vs_result *, void *), void *hook_arg,
+                           fo_verifier **v_out) {
   ft_dns_server p, s;
   vs_env(kind, &p, &s);
-  ft_dns_peer peer;
-  cr_assert_eq(ft_dns_peer_start(&peer, FT_PEER_SILENT), 0);
+  cr_assert_eq(ft_dns_peer_start(peer, FT_PEER_SILENT), 0);
   fo_verifier_options o;
   vs_options(&o);
   o.timeout_ms = 5000;
   o.tries = 2;
-  vs_loop L;
-  const char *servers[] = {p.addr4, peer.addr};
-  vs_open(&L, servers, 2, &o);
-  enum { N = VS_CLOSE_N };
-  vs_result r[N];
-  memset(r, 0, sizeof r);
-  int count = 0;
+  const char *servers[] = {p.addr4, peer->addr};
+  vs_open(L, servers, 2, &o);
+  if (v_out)
+    *v_out = L->v;
+  memset(r, 0, VS_CLOSE_N * sizeof(*r));
+  *count = 0;
   fo_verify_params prm = FO_VERIFY_PARAMS_INIT;
   fo_expectation e = vs_cname("web1.stack-a." Z);
-  for (int i = 0; i < N; i++) {
+  for (int i = 0; i < VS_CLOSE_N; i++) {
+    r[i].hook = hook;
+    r[i].hook_arg = hook_arg;
     if (i % 2)
       prm.until_ms = 20000;
-    vs_start(&L, "www." Z, &e, &prm, &r[i], &count);
+    vs_start(L, "www." Z, &e, &prm, &r[i], count);
   }
   /* Let the queries go out (the real server answers, the peer never). */
-  uv_timer_start(&L.watchdog, vs_watchdog_cb, 200, 0);
-  uv_run(&L.loop, UV_RUN_DEFAULT);
-  cr_assert_eq(count, 0, "%d checks finished early", count);
+  uv_timer_start(&L->watchdog, vs_watchdog_cb, 200, 0);
+  uv_run(&L->loop, UV_RUN_DEFAULT);
+  cr_assert_eq(*count, 0, "%d checks finished early", *count);
   size_t pending = 0;
-  FT_OK(fo_verifier_pending(L.v, &pending));
-  cr_assert_eq(pending, (size_t)N);
+  FT_OK(fo_verifier_pending(L->v, &pending));
+  cr_assert_eq(pending, (size_t)VS_CLOSE_N);
+}
 
-  fo_verifier_close(L.v, vs_closed_cb, &L);
-  cr_assert_eq(count, N, "close called back %d of %d checks", count, N);
-  cr_assert_eq(L.closed_calls, 0, "closed callback ran inside the close call");
-  L.v = NULL;
-  vs_run_until(&L, &L.closed_calls, 1, 10000);
-  uv_close((uv_handle_t *)&L.watchdog, NULL);
-  uv_run(&L.loop, UV_RUN_DEFAULT);
-  cr_assert_eq(L.closed_calls, 1);
-  int rc = uv_loop_close(&L.loop);
+/* After fo_verifier_close() returned: every check was called back once,
+ * cancelled, with the real server's answer kept; then the closed callback,
+ * and the loop closes with no handle left. */
+static void vs_close_finish(vs_loop *L, ft_dns_peer *peer, const vs_result *r,
+                            int count) {
+  cr_assert_eq(count, VS_CLOSE_N, "close called back %d of %d checks", count,
+               VS_CLOSE_N);
+  cr_assert_eq(L->closed_calls, 0, "closed callback ran inside the close call");
+  L->v = NULL;
+  vs_run_until(L, &L->closed_calls, 1, 10000);
+  uv_close((uv_handle_t *)&L->watchdog, NULL);
+  uv_run(&L->loop, UV_RUN_DEFAULT);
+  cr_assert_eq(L->closed_calls, 1);
+  int rc = uv_loop_close(&L->loop);
   if (rc != 0)
-    uv_walk(&L.loop, vs_walk_cb, NULL);
+    uv_walk(&L->loop, vs_walk_cb, NULL);
   cr_assert_eq(rc, 0, "uv_loop_close: %s", uv_err_name(rc));
-  ft_dns_peer_stop(&peer);
-  for (int i = 0; i < N; i++) {
+  ft_dns_peer_stop(peer);
+  for (int i = 0; i < VS_CLOSE_N; i++) {
     cr_assert_eq(r[i].calls, 1);
     cr_assert_eq(r[i].error, FO_ECANCELED);
     /* The real server had answered: its answer is in the result. */
@@ -1318,74 +1330,32 @@ void ft_vs_close_with_pending(ft_dns_kind kind) {
   }
 }
 
+void ft_vs_close_with_pending(ft_dns_kind kind) {
+  vs_loop L;
+  ft_dns_peer peer;
+  vs_result r[VS_CLOSE_N];
+  int count;
+  vs_close_setup(kind, &L, &peer, r, &count, NULL, NULL, NULL);
+  fo_verifier_close(L.v, vs_closed_cb, &L);
+  vs_close_finish(&L, &peer, r, count);
+}
+
 /* fo_verifier_close: "New checks are refused with FO_ECLOSING from the start
  * of the call" - also from the callbacks of the checks it cancels. */
 void ft_vs_close_refuses_new_checks(ft_dns_kind kind) {
-  ft_dns_server p, s;
-  vs_env(kind, &p, &s);
-  ft_dns_peer peer;
-  cr_assert_eq(ft_dns_peer_start(&peer, FT_PEER_SILENT), 0);
-  fo_verifier_options o;
-  vs_options(&o);
-  o.timeout_ms = 5000;
-  o.tries = 2;
   vs_loop L;
-  const char *servers[] = {p.addr4, peer.addr};
-  vs_open(&L, servers, 2, &o);
-  enum { N = VS_CLOSE_N };
-  vs_result r[N];
-  memset(r, 0, sizeof r);
+  ft_dns_peer peer;
+  vs_result r[VS_CLOSE_N];
+  int count;
   static vs_close_ctx c; /* outlives the test if a new check slips in */
   memset(&c, 0, sizeof c);
-  c.v = L.v;
-  int count = 0;
-  fo_verify_params prm = FO_VERIFY_PARAMS_INIT;
-  fo_expectation e = vs_cname("web1.stack-a." Z);
-  for (int i = 0; i < N; i++) {
-    r[i].hook = vs_close_hook;
-    r[i].hook_arg = &c;
-    if (i % 2)
-      prm.until_ms = 20000;
-    vs_start(&L, "www." Z, &e, &prm, &r[i], &count);
-  }
-  /* Let the queries go out (the real server answers, the peer never). */
-  uv_timer_start(&L.watchdog, vs_watchdog_cb, 200, 0);
-  uv_run(&L.loop, UV_RUN_DEFAULT);
-  cr_assert_eq(count, 0, "%d checks finished early", count);
-  size_t pending = 0;
-  FT_OK(fo_verifier_pending(L.v, &pending));
-  cr_assert_eq(pending, (size_t)N);
-
+  vs_close_setup(kind, &L, &peer, r, &count, vs_close_hook, &c, &c.v);
   fo_verifier_close(L.v, vs_closed_cb, &L);
   for (int i = 0; i < c.tries; i++)
     cr_assert_eq(c.rcs[i], FO_ECLOSING,
                  "fo_verify_name from the callback of cancelled check %d "
                  "during fo_verifier_close returned %s, expected FO_ECLOSING",
                  i, fo_err_name(c.rcs[i]));
-  cr_assert_eq(count, N, "close called back %d of %d checks", count, N);
-  cr_assert_eq(L.closed_calls, 0, "closed callback ran inside the close call");
-  L.v = NULL;
-  vs_run_until(&L, &L.closed_calls, 1, 10000);
-  uv_close((uv_handle_t *)&L.watchdog, NULL);
-  uv_run(&L.loop, UV_RUN_DEFAULT);
-  cr_assert_eq(L.closed_calls, 1);
-  int rc = uv_loop_close(&L.loop);
-  if (rc != 0)
-    uv_walk(&L.loop, vs_walk_cb, NULL);
-  cr_assert_eq(rc, 0, "uv_loop_close: %s", uv_err_name(rc));
-  ft_dns_peer_stop(&peer);
-  for (int i = 0; i < N; i++) {
-    cr_assert_eq(r[i].calls, 1);
-    cr_assert_eq(r[i].error, FO_ECANCELED);
-    /* The real server had answered: its answer is in the result. */
-    cr_assert_eq(r[i].servers[0].status, FO_VERIFY_MATCH,
-                 "check %d: server 0 %s", i, st(r[i].servers[0].status));
-    cr_assert_eq(r[i].servers[1].status, FO_VERIFY_PENDING);
-  }
-  cr_assert_eq(c.tries, N);
-  for (int i = 0; i < N; i++)
-    cr_assert_eq(c.rcs[i], FO_ECLOSING,
-                 "fo_verify_name from the callback of cancelled check %d "
-                 "during fo_verifier_close returned %s, expected FO_ECLOSING",
-                 i, fo_err_name(c.rcs[i]));
+  vs_close_finish(&L, &peer, r, count);
+  cr_assert_eq(c.tries, VS_CLOSE_N);
 }
