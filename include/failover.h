@@ -15,5 +15,6 @@
 #include "failover/group.h"
 #include "failover/records.h"
 #include "failover/feed.h"
+#include "failover/store.h"
 
 #endif /* FAILOVER_H */

@@ -45,10 +45,13 @@ int fo_group_set_ttl(fo_group *g, uint32_t ttl) {
     return rc;
   if (ttl < FO_TTL_MIN || ttl > FO_TTL_MAX)
     return FO_ERANGE;
+  if ((rc = fo__store_begin(g->reg)) != 0)
+    return rc;
   fo__target_of(g, &old);
+  fo__dirty_group(g);
   g->ttl = (uint16_t)ttl;
   fo__emit_if_changed(g, FO_CHANGE_TTL, &old);
-  return 0;
+  return fo__store_done(g->reg);
 }
 
 int fo_group_set_mode(fo_group *g, fo_record_mode mode) {
@@ -58,10 +61,13 @@ int fo_group_set_mode(fo_group *g, fo_record_mode mode) {
     return FO_EINVAL;
   if ((rc = check_change(g)) != 0)
     return rc;
+  if ((rc = fo__store_begin(g->reg)) != 0)
+    return rc;
   fo__target_of(g, &old);
+  fo__dirty_group(g);
   g->mode = (uint8_t)mode;
   fo__emit_if_changed(g, FO_CHANGE_MODE, &old);
-  return 0;
+  return fo__store_done(g->reg);
 }
 
 const char *fo_state_name(fo_state state) {

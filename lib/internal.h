@@ -10,6 +10,7 @@
 #define FO_INTERNAL_H
 
 #include <failover.h>
+#include <failover/store.h>
 
 #include "alloc.h"
 #include "index.h"
@@ -22,6 +23,7 @@
 
 /* A server, inline in its stack's list. */
 typedef struct fo__server {
+  uint32_t id; /* stable, never reused; list order is id order */
   char name[FO_LABEL_MAX + 1];
   char *host_name;   /* always set: explicit, or formed from the template */
   int host_explicit; /* 1 when set by the user */
@@ -49,7 +51,9 @@ typedef struct fo__head {
 struct fo_stack {
   fo_registry *reg;
   uint32_t index; /* position in reg->stacks, for iteration */
-  int removed;
+  uint32_t id;    /* stable id (store rows), never reused */
+  uint8_t removed;
+  uint8_t dirty; /* changed since the last store commit */
   char name[FO_LABEL_MAX + 1];
   fo__server_list servers[2]; /* [0] web servers, [1] load balancers */
   fo__head head;
@@ -69,6 +73,7 @@ struct fo_group {
   uint8_t state;  /* fo_state */
   uint8_t active; /* fo_slot */
   uint8_t mode;   /* fo_record_mode */
+  uint8_t dirty;  /* changed since the last store commit */
 };
 
 typedef struct fo__subscriber {
@@ -107,6 +112,27 @@ struct fo_registry {
   uint32_t sub_cap;
   uint32_t next_sub_id;
   int busy; /* delivering change events: mutations refused */
+
+  /* Stable ids of stacks and servers; stack_by_id[id] is NULL once removed. */
+  uint32_t next_stack_id;
+  uint32_t next_server_id;
+  fo_stack **stack_by_id;
+  uint32_t stack_by_id_cap;
+
+  /* Durability (durable.c). The core only marks what changed; the store
+   * (through its backend table) does the I/O. */
+  fo_store *store;
+  uint64_t revision;     /* store revision this registry has seen */
+  int poisoned;          /* a commit failed: mutations refused */
+  int replaying;         /* applying store rows: no commits, no marks */
+  int txn_open;          /* the store's begin succeeded, commit pending */
+  uint32_t batch_depth;  /* fo_registry_batch_begin() nesting */
+  int settings_dirty;    /* a new store: write the settings row */
+  int counters_dirty;
+  uint32_t *dirty_groups; /* slab positions of changed groups */
+  uint32_t dirty_group_count, dirty_group_cap;
+  fo_stack **dirty_stacks;
+  uint32_t dirty_stack_count, dirty_stack_cap;
 };
 
 /* registry.c */
@@ -116,7 +142,7 @@ int fo__stack_index_ops_find(const fo_registry *reg, const char *lower_name,
                              fo_stack **out);
 void fo__stack_index_remove(fo_registry *reg, fo_stack *stack);
 void fo__stack_index_insert(fo_registry *reg, fo_stack *stack);
-int fo__stack_reserve(fo_registry *reg);
+int fo__stack_reserve(fo_registry *reg, uint32_t id);
 
 /* address.c */
 int fo__address_draw(fo_registry *reg, uint32_t *code);
@@ -152,6 +178,28 @@ void fo__emit_if_changed(fo_group *group, fo_change_reason reason,
 /* group.c */
 void fo__follow(fo_group *group, fo_slot slot, fo_stack *stack);
 void fo__unfollow(fo_group *group, fo_slot slot);
+
+/* durable.c: the write-ahead path of every mutating call. After its checks
+ * and allocations, a call runs fo__store_begin() (may fail: nothing
+ * changed), marks what it changes, and returns fo__store_done(). */
+int fo__store_begin(fo_registry *reg);
+int fo__store_done(fo_registry *reg);
+void fo__dirty_group(fo_group *group);
+void fo__dirty_stack(fo_stack *stack);
+void fo__dirty_counters(fo_registry *reg);
+void fo__durable_free(fo_registry *reg);
+
+/* stack.c: creation with a given id (0: the next one), and a stack's whole
+ * state from a store row (load and refresh). */
+int fo__stack_create(fo_registry *reg, const char *name, uint32_t id,
+                     fo_stack **out);
+int fo__stack_set_image(fo_stack *stack, const fo_store_stack_row *row);
+
+/* transition.c: a new group at the next slab position (reserved already). */
+fo_group *fo__group_place(fo_registry *reg, uint32_t code);
+
+/* store_apply.c: one store row into the registry (load and refresh). */
+int fo__row_apply(fo_registry *reg, const fo_store_row *row);
 
 /* Common handle checks; return 0 or a negative code. */
 int fo__check_stack(const fo_stack *stack);

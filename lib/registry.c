@@ -68,6 +68,8 @@ int fo_registry_new(fo_registry **out, const fo_registry_options *opts) {
   reg->random_userdata = opts->random_userdata;
   reg->address_space = FO__ADDRESS_SPACE;
   reg->next_sub_id = 1;
+  reg->next_stack_id = 1;
+  reg->next_server_id = 1;
   *out = reg;
   return 0;
 }
@@ -98,6 +100,8 @@ void fo_registry_free(fo_registry *reg) {
   fo__index_free(&reg->by_code, &alloc);
   fo__index_free(&reg->by_name, &alloc);
   fo__free(&alloc, reg->subs);
+  fo__free(&alloc, reg->stack_by_id);
+  fo__durable_free(reg);
   fo__free(&alloc, reg->host_template);
   fo__free(&alloc, reg);
 }
@@ -174,8 +178,23 @@ void fo__stack_index_insert(fo_registry *reg, fo_stack *stack) {
                    stack->index);
 }
 
-/* Room for one more stack in both the list and the name index. */
-int fo__stack_reserve(fo_registry *reg) {
+/* Room for one more stack in the list, the name index and the id map
+ * (up to `id`). */
+int fo__stack_reserve(fo_registry *reg, uint32_t id) {
+  if (id >= reg->stack_by_id_cap) {
+    uint32_t cap = reg->stack_by_id_cap ? reg->stack_by_id_cap : 16;
+    fo_stack **grown;
+    while (cap <= id)
+      cap = cap > UINT32_MAX / 2 ? id + 1 : cap * 2;
+    grown = fo__realloc_array(&reg->alloc, reg->stack_by_id, cap,
+                              sizeof(*grown));
+    if (grown == NULL)
+      return FO_ENOMEM;
+    memset(grown + reg->stack_by_id_cap, 0,
+           (cap - reg->stack_by_id_cap) * sizeof(*grown));
+    reg->stack_by_id = grown;
+    reg->stack_by_id_cap = cap;
+  }
   if (reg->stacks_total == reg->stacks_cap) {
     uint32_t cap = reg->stacks_cap ? reg->stacks_cap * 2 : 16;
     fo_stack **grown =

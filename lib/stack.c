@@ -62,33 +62,54 @@ static void head_changed(fo_stack *stack, fo_change_reason reason) {
   fo__stack_retarget(stack, &old, reason);
 }
 
-int fo_stack_new(fo_stack **out, fo_registry *reg, const char *name) {
+int fo__stack_create(fo_registry *reg, const char *name, uint32_t id,
+                     fo_stack **out) {
   char lower[FO_LABEL_MAX + 1];
   fo_stack *stack;
   int rc;
-  if (out != NULL)
-    *out = NULL;
-  if (out == NULL || reg == NULL || name == NULL)
-    return FO_EINVAL;
   if ((rc = fo__label_normalize(name, lower)) != 0)
     return rc;
   if ((rc = fo__check_mutable(reg)) != 0)
     return rc;
   if (fo__stack_index_ops_find(reg, lower, NULL) == 0)
     return FO_EEXIST;
-  if ((rc = fo__stack_reserve(reg)) != 0)
+  if (id == 0)
+    id = reg->next_stack_id;
+  else if (id < reg->stack_by_id_cap && reg->stack_by_id[id] != NULL)
+    return FO_EEXIST; /* a store row reusing a live stack's id */
+  if (id == UINT32_MAX)
+    return FO_ERANGE;
+  if ((rc = fo__stack_reserve(reg, id)) != 0)
     return rc;
   stack = fo__calloc(&reg->alloc, 1, sizeof(*stack));
   if (stack == NULL)
     return FO_ENOMEM;
+  if ((rc = fo__store_begin(reg)) != 0) {
+    fo__free(&reg->alloc, stack);
+    return rc;
+  }
   stack->reg = reg;
   stack->index = reg->stacks_total;
+  stack->id = id;
   memcpy(stack->name, lower, sizeof(lower));
   reg->stacks[reg->stacks_total++] = stack;
   reg->stacks_live++;
+  reg->stack_by_id[id] = stack;
+  if (id >= reg->next_stack_id)
+    reg->next_stack_id = id + 1;
   fo__stack_index_insert(reg, stack);
+  fo__dirty_stack(stack);
+  fo__dirty_counters(reg);
   *out = stack;
-  return 0;
+  return fo__store_done(reg);
+}
+
+int fo_stack_new(fo_stack **out, fo_registry *reg, const char *name) {
+  if (out != NULL)
+    *out = NULL;
+  if (out == NULL || reg == NULL || name == NULL)
+    return FO_EINVAL;
+  return fo__stack_create(reg, name, 0, out);
 }
 
 int fo_stack_remove(fo_stack *stack) {
@@ -146,6 +167,13 @@ int fo_stack_rename(fo_stack *stack, const char *name) {
     }
   }
 
+  if ((rc = fo__store_begin(reg)) != 0) {
+    for (i = 0; i < total; i++)
+      fo__free(&reg->alloc, hosts[i]);
+    fo__free(&reg->alloc, hosts);
+    return rc;
+  }
+  fo__dirty_stack(stack);
   fo__stack_index_remove(reg, stack);
   memcpy(stack->name, lower, sizeof(lower));
   fo__stack_index_insert(reg, stack);
@@ -160,7 +188,7 @@ int fo_stack_rename(fo_stack *stack, const char *name) {
   }
   fo__free(&reg->alloc, hosts);
   head_changed(stack, FO_CHANGE_STACK_RENAMED);
-  return 0;
+  return fo__store_done(reg);
 }
 
 int fo_stack_name(const fo_stack *stack, const char **out) {
@@ -220,14 +248,21 @@ int fo_stack_add_server(fo_stack *stack, fo_server_kind kind,
   }
   if ((host_copy = fo__strdup(&stack->reg->alloc, host)) == NULL)
     return FO_ENOMEM;
+  if ((rc = fo__store_begin(stack->reg)) != 0) {
+    fo__free(&stack->reg->alloc, host_copy);
+    return rc;
+  }
+  fo__dirty_stack(stack);
+  fo__dirty_counters(stack->reg);
 
   s = &list->items[list->len++];
   memset(s, 0, sizeof(*s));
+  s->id = stack->reg->next_server_id++;
   memcpy(s->name, lower, sizeof(lower));
   s->host_name = host_copy;
   s->host_explicit = host_name != NULL;
   head_changed(stack, FO_CHANGE_SERVER_ADDED);
-  return 0;
+  return fo__store_done(stack->reg);
 }
 
 int fo_stack_remove_server(fo_stack *stack, const char *name) {
@@ -243,13 +278,16 @@ int fo_stack_remove_server(fo_stack *stack, const char *name) {
     return rc;
   if ((rc = lookup(stack, name, &s, &kind, &pos)) != 0)
     return rc;
+  if ((rc = fo__store_begin(stack->reg)) != 0)
+    return rc;
+  fo__dirty_stack(stack);
   list = LIST(stack, kind);
   fo__free(&stack->reg->alloc, s->host_name);
   memmove(&list->items[pos], &list->items[pos + 1],
           (list->len - pos - 1) * sizeof(*s));
   list->len--;
   head_changed(stack, FO_CHANGE_SERVER_REMOVED);
-  return 0;
+  return fo__store_done(stack->reg);
 }
 
 int fo_stack_rename_server(fo_stack *stack, const char *name,
@@ -278,12 +316,19 @@ int fo_stack_rename_server(fo_stack *stack, const char *name,
       return rc;
     if ((host_copy = fo__strdup(&stack->reg->alloc, host)) == NULL)
       return FO_ENOMEM;
+  }
+  if ((rc = fo__store_begin(stack->reg)) != 0) {
+    fo__free(&stack->reg->alloc, host_copy);
+    return rc;
+  }
+  fo__dirty_stack(stack);
+  if (host_copy != NULL) {
     fo__free(&stack->reg->alloc, s->host_name);
     s->host_name = host_copy;
   }
   memcpy(s->name, lower, sizeof(lower));
   head_changed(stack, FO_CHANGE_SERVER_RENAMED);
-  return 0;
+  return fo__store_done(stack->reg);
 }
 
 int fo_stack_set_server_host_name(fo_stack *stack, const char *name,
@@ -303,11 +348,16 @@ int fo_stack_set_server_host_name(fo_stack *stack, const char *name,
     return rc;
   if ((host_copy = fo__strdup(&stack->reg->alloc, host)) == NULL)
     return FO_ENOMEM;
+  if ((rc = fo__store_begin(stack->reg)) != 0) {
+    fo__free(&stack->reg->alloc, host_copy);
+    return rc;
+  }
+  fo__dirty_stack(stack);
   fo__free(&stack->reg->alloc, s->host_name);
   s->host_name = host_copy;
   s->host_explicit = host_name != NULL;
   head_changed(stack, FO_CHANGE_SERVER_UPDATED);
-  return 0;
+  return fo__store_done(stack->reg);
 }
 
 int fo_stack_set_server_addresses(fo_stack *stack, const char *name,
@@ -325,10 +375,13 @@ int fo_stack_set_server_addresses(fo_stack *stack, const char *name,
   if ((rc = fo__ipv4_canonical(ipv4, v4)) != 0 ||
       (rc = fo__ipv6_canonical(ipv6, v6)) != 0)
     return rc;
+  if ((rc = fo__store_begin(stack->reg)) != 0)
+    return rc;
+  fo__dirty_stack(stack);
   memcpy(s->ipv4, v4, sizeof(v4));
   memcpy(s->ipv6, v6, sizeof(v6));
   head_changed(stack, FO_CHANGE_SERVER_UPDATED);
-  return 0;
+  return fo__store_done(stack->reg);
 }
 
 int fo_stack_server_count(const fo_stack *stack, fo_server_kind kind,
@@ -403,5 +456,157 @@ int fo_stack_group_count(const fo_stack *stack, size_t *out) {
   if ((rc = fo__check_stack(stack)) != 0)
     return rc;
   *out = stack->follower_count;
+  return 0;
+}
+
+/* ---- stable ids and store images ----------------------------------------- */
+
+int fo_stack_id(const fo_stack *stack, uint32_t *out) {
+  int rc;
+  if (out == NULL)
+    return FO_EINVAL;
+  if ((rc = fo__check_stack(stack)) != 0)
+    return rc;
+  *out = stack->id;
+  return 0;
+}
+
+int fo_stack_server_id(const fo_stack *stack, const char *name,
+                       uint32_t *out) {
+  fo__server *s;
+  int rc;
+  if (name == NULL || out == NULL)
+    return FO_EINVAL;
+  if ((rc = fo__check_stack(stack)) != 0)
+    return rc;
+  if ((rc = lookup(stack, name, &s, NULL, NULL)) != 0)
+    return rc;
+  *out = s->id;
+  return 0;
+}
+
+int fo_registry_find_stack_id(const fo_registry *reg, uint32_t id,
+                              fo_stack **out) {
+  if (out != NULL)
+    *out = NULL;
+  if (reg == NULL || out == NULL)
+    return FO_EINVAL;
+  if (id >= reg->stack_by_id_cap || reg->stack_by_id[id] == NULL)
+    return FO_ENOENT;
+  *out = reg->stack_by_id[id];
+  return 0;
+}
+
+static void free_lists(const fo_allocator *a, fo__server_list lists[2]) {
+  size_t k, i;
+  for (k = 0; k < 2; k++) {
+    for (i = 0; i < lists[k].len; i++)
+      fo__free(a, lists[k].items[i].host_name);
+    fo__free(a, lists[k].items);
+    lists[k].items = NULL;
+    lists[k].len = lists[k].cap = 0;
+  }
+}
+
+static int name_taken(const fo__server_list lists[2], const char *name) {
+  size_t k, i;
+  for (k = 0; k < 2; k++)
+    for (i = 0; i < lists[k].len; i++)
+      if (strcmp(lists[k].items[i].name, name) == 0)
+        return 1;
+  return 0;
+}
+
+/* One server of a store row into `lists`, validated like the calls that
+ * made it. `stack_name` forms templated host names. */
+static int image_server(fo_stack *stack, const char *stack_name,
+                        const fo_store_server_row *r,
+                        fo__server_list lists[2]) {
+  const fo_allocator *a = &stack->reg->alloc;
+  char host[FO_NAME_BUFSIZE];
+  fo__server_list *list;
+  fo__server *s;
+  int rc;
+  if (!valid_kind(r->kind) || r->name == NULL || r->id == 0 ||
+      r->id >= stack->reg->next_server_id)
+    return FO_ECORRUPT;
+  list = &lists[r->kind - 1];
+  if (list->len > 0 && list->items[list->len - 1].id >= r->id)
+    return FO_ECORRUPT; /* list order is id order */
+  if (list->len == list->cap) {
+    size_t cap = list->cap ? list->cap * 2 : 2;
+    fo__server *grown = fo__realloc_array(a, list->items, cap, sizeof(*grown));
+    if (grown == NULL)
+      return FO_ENOMEM;
+    list->items = grown;
+    list->cap = cap;
+  }
+  s = &list->items[list->len];
+  memset(s, 0, sizeof(*s));
+  s->id = r->id;
+  if ((rc = fo__label_normalize(r->name, s->name)) != 0)
+    return rc;
+  if (name_taken(lists, s->name))
+    return FO_EEXIST;
+  if (r->host_name != NULL)
+    rc = fo__name_normalize(r->host_name, host, NULL);
+  else
+    rc = fo__templated_host(stack->reg, stack_name, s->name, host);
+  if (rc != 0)
+    return rc;
+  {
+    char v4[FO__IPV4_TEXT];
+    if ((rc = fo__ipv4_canonical(r->ipv4, v4)) != 0 ||
+        (rc = fo__ipv6_canonical(r->ipv6, s->ipv6)) != 0)
+      return rc;
+    memcpy(s->ipv4, v4, sizeof(v4));
+  }
+  if ((s->host_name = fo__strdup(a, host)) == NULL)
+    return FO_ENOMEM;
+  s->host_explicit = r->host_name != NULL;
+  list->len++;
+  return 0;
+}
+
+int fo__stack_set_image(fo_stack *stack, const fo_store_stack_row *row) {
+  fo_registry *reg = stack->reg;
+  char lower[FO_LABEL_MAX + 1];
+  fo__server_list lists[2];
+  fo__server_list old[2];
+  fo_change_reason reason;
+  size_t i, before;
+  fo_stack *other;
+  int rc;
+
+  if (row->name == NULL || (row->server_count && row->servers == NULL))
+    return FO_ECORRUPT;
+  if ((rc = fo__label_normalize(row->name, lower)) != 0)
+    return rc;
+  if (fo__stack_index_ops_find(reg, lower, &other) == 0 && other != stack)
+    return FO_EEXIST;
+  memset(lists, 0, sizeof(lists));
+  for (i = 0; i < row->server_count; i++) {
+    if ((rc = image_server(stack, lower, &row->servers[i], lists)) != 0) {
+      free_lists(&reg->alloc, lists);
+      return rc;
+    }
+  }
+  before = stack->servers[0].len + stack->servers[1].len;
+  if (strcmp(lower, stack->name) != 0) {
+    reason = FO_CHANGE_STACK_RENAMED;
+    fo__stack_index_remove(reg, stack);
+    memcpy(stack->name, lower, sizeof(lower));
+    fo__stack_index_insert(reg, stack);
+  } else if (row->server_count > before) {
+    reason = FO_CHANGE_SERVER_ADDED;
+  } else if (row->server_count < before) {
+    reason = FO_CHANGE_SERVER_REMOVED;
+  } else {
+    reason = FO_CHANGE_SERVER_UPDATED;
+  }
+  memcpy(old, stack->servers, sizeof(old));
+  memcpy(stack->servers, lists, sizeof(lists));
+  free_lists(&reg->alloc, old);
+  head_changed(stack, reason);
   return 0;
 }

@@ -130,17 +130,10 @@ static int check_remove_stack(const fo_op *op) {
   return op->stack->follower_count ? FO_EINUSE : 0;
 }
 
-static int apply_create(const fo_op *op, fo_group **created) {
-  fo_registry *reg = op->registry;
-  fo_target before;
-  uint32_t code;
-  fo_group *g;
-  int rc;
-
-  if ((rc = fo__address_draw(reg, &code)) != 0 ||
-      (rc = fo__address_reserve(reg)) != 0)
-    return rc;
-  g = fo__group_at(reg, reg->groups_total);
+/* A new RESERVED group with `code` at the next slab position; the caller
+ * ran fo__address_reserve(). Shared by create and by store loading. */
+fo_group *fo__group_place(fo_registry *reg, uint32_t code) {
+  fo_group *g = fo__group_at(reg, reg->groups_total);
   memset(g, 0, sizeof(*g));
   g->reg = reg;
   g->code = code;
@@ -151,6 +144,22 @@ static int apply_create(const fo_op *op, fo_group **created) {
   g->active = FO_SLOT_PRIMARY;
   reg->groups_live++;
   fo__address_index_insert(reg, g);
+  return g;
+}
+
+/* Prepare of create: draw the address and make room, before the store's
+ * begin, so that nothing can fail once the store holds its lock. */
+static int prepare_create(const fo_op *op, uint32_t *code) {
+  int rc = fo__address_draw(op->registry, code);
+  return rc ? rc : fo__address_reserve(op->registry);
+}
+
+static int apply_create(const fo_op *op, uint32_t code, fo_group **created) {
+  fo_registry *reg = op->registry;
+  fo_target before;
+  fo_group *g;
+
+  g = fo__group_place(reg, code);
   if (op->primary)
     fo__follow(g, FO_SLOT_PRIMARY, op->primary);
   if (op->backup)
@@ -159,6 +168,7 @@ static int apply_create(const fo_op *op, fo_group **created) {
     g->state = FO_GROUP_SERVING;
     g->active = op->primary ? FO_SLOT_PRIMARY : FO_SLOT_BACKUP;
   }
+  fo__dirty_group(g);
   if (created != NULL)
     *created = g;
   memset(&before, 0, sizeof(before));
@@ -173,11 +183,13 @@ static int apply_create(const fo_op *op, fo_group **created) {
   return 0;
 }
 
-static int apply_attach(const fo_op *op, fo_group **created) {
+static int apply_attach(const fo_op *op, uint32_t code, fo_group **created) {
+  (void)code;
   (void)created;
   fo_group *g = op->group;
   fo_target before;
   fo__target_of(g, &before);
+  fo__dirty_group(g);
   if (g->slot[other(op->slot)] == NULL) {
     g->active = (uint8_t)op->slot;
     g->state = FO_GROUP_SERVING;
@@ -187,11 +199,13 @@ static int apply_attach(const fo_op *op, fo_group **created) {
   return 0;
 }
 
-static int apply_detach(const fo_op *op, fo_group **created) {
+static int apply_detach(const fo_op *op, uint32_t code, fo_group **created) {
+  (void)code;
   (void)created;
   fo_group *g = op->group;
   fo_target before;
   fo__target_of(g, &before);
+  fo__dirty_group(g);
   fo__unfollow(g, op->slot);
   if (g->active == op->slot) {
     if (g->slot[other(op->slot)] != NULL) { /* forced: traffic moves */
@@ -206,22 +220,26 @@ static int apply_detach(const fo_op *op, fo_group **created) {
   return 0;
 }
 
-static int apply_switch(const fo_op *op, fo_group **created) {
+static int apply_switch(const fo_op *op, uint32_t code, fo_group **created) {
+  (void)code;
   (void)created;
   fo_group *g = op->group;
   fo_target before;
   fo__target_of(g, &before);
+  fo__dirty_group(g);
   g->active = (uint8_t)op->slot;
   g->state = FO_GROUP_SWITCHING;
   fo__emit_if_changed(g, FO_CHANGE_SWITCH, &before);
   return 0;
 }
 
-static int apply_delete(const fo_op *op, fo_group **created) {
+static int apply_delete(const fo_op *op, uint32_t code, fo_group **created) {
+  (void)code;
   (void)created;
   fo_group *g = op->group;
   fo_target before, after;
   fo__target_of(g, &before);
+  fo__dirty_group(g);
   g->state = FO_GROUP_DELETED;
   g->reg->groups_live--;
   fo__address_tombstone(g->reg, g);
@@ -230,17 +248,22 @@ static int apply_delete(const fo_op *op, fo_group **created) {
   return 0;
 }
 
-static int apply_remove_stack(const fo_op *op, fo_group **created) {
+static int apply_remove_stack(const fo_op *op, uint32_t code, fo_group **created) {
+  (void)code;
   (void)created;
   fo_stack *s = op->stack;
+  fo__dirty_stack(s);
   fo__stack_index_remove(s->reg, s);
+  s->reg->stack_by_id[s->id] = NULL;
   s->removed = 1;
   s->reg->stacks_live--;
   return 0;
 }
 
-static int apply_settle(const fo_op *op, fo_group **created) {
+static int apply_settle(const fo_op *op, uint32_t code, fo_group **created) {
+  (void)code;
   (void)created;
+  fo__dirty_group(op->group);
   op->group->state = FO_GROUP_SERVING;
   return 0;
 }
@@ -248,7 +271,7 @@ static int apply_settle(const fo_op *op, fo_group **created) {
 /* The transition table: row k is operation kind k. */
 static const struct {
   int (*check)(const fo_op *op);
-  int (*apply)(const fo_op *op, fo_group **created);
+  int (*apply)(const fo_op *op, uint32_t code, fo_group **created);
 } rows[] = {
     {NULL, NULL},
     {check_create, apply_create},
@@ -277,11 +300,33 @@ int fo_op_check(const fo_op *op) {
   return valid_kind(op) ? rows[op->kind].check(op) : FO_EINVAL;
 }
 
+static fo_registry *registry_of(const fo_op *op) {
+  switch (op->kind) {
+  case FO_OP_CREATE:
+    return op->registry;
+  case FO_OP_REMOVE_STACK:
+    return op->stack->reg;
+  default:
+    return op->group->reg;
+  }
+}
+
+/* check -> prepare -> store begin -> apply (cannot fail) -> store commit */
 int fo_op_apply(const fo_op *op, fo_group **created) {
+  fo_registry *reg;
+  uint32_t code = 0;
   int rc = fo_op_check(op);
   if (created != NULL)
     *created = NULL;
-  return rc ? rc : rows[op->kind].apply(op, created);
+  if (rc != 0)
+    return rc;
+  reg = registry_of(op);
+  if (op->kind == FO_OP_CREATE && (rc = prepare_create(op, &code)) != 0)
+    return rc;
+  if ((rc = fo__store_begin(reg)) != 0)
+    return rc;
+  rows[op->kind].apply(op, code, created);
+  return fo__store_done(reg);
 }
 
 /* ---- the operations as functions ---------------------------------------- */

@@ -50,7 +50,19 @@
   XX(ENOTAUTH, -35, "server not authoritative or update not allowed")          \
   XX(EREFUSED, -36, "server refused the request")                              \
   XX(ESERVFAIL, -37, "server failure")                                         \
-  XX(EUNSIGNED, -38, "reply not signed with the request's key")
+  XX(EUNSIGNED, -38, "reply not signed with the request's key")            \
+  XX(ESTALE, -39, "store has changes this registry has not seen: refresh")   \
+  XX(EPOISONED, -40, "a store commit failed: reopen the registry")           \
+  XX(EREADONLY, -41, "store is open read-only")                              \
+  XX(ENOTDB, -42, "file is not an SQLite database")                          \
+  XX(ENOTOURS, -43, "database is not a libfailover store")                   \
+  XX(ESCHEMA, -44, "store schema is newer than this library")                \
+  XX(EZONE, -45, "store belongs to another zone")                            \
+  XX(ECORRUPT, -46, "store content is damaged or inconsistent")              \
+  XX(ESTOREIO, -47, "store I/O error")                                       \
+  XX(ELOCKED, -48, "held by another process")                                \
+  XX(ECOMPACTED, -49, "store log no longer reaches this revision: reopen")   \
+  XX(ENOSTORE, -50, "store is empty and was not opened for creation")
 
 typedef enum fo_errno {
 #define FO__ERRNO_ENUM(name, num, msg) FO_##name = (num),
