@@ -382,9 +382,11 @@ void ft_snapshot_group_into(ft_buf *b, const fo_group *g) {
   fo_state st = 0;
   rc = fo_group_state(g, &st);
   ft_buf_printf(b, "  state rc=%d %d\n", rc, (int)st);
-  uint64_t gen = 0;
-  rc = fo_group_generation(g, &gen);
-  ft_buf_printf(b, "  generation rc=%d %llu\n", rc, (unsigned long long)gen);
+  if (!ft_snapshot_skip_generations) {
+    uint64_t gen = 0;
+    rc = fo_group_generation(g, &gen);
+    ft_buf_printf(b, "  generation rc=%d %llu\n", rc, (unsigned long long)gen);
+  }
   uint32_t ttl = 0;
   rc = fo_group_ttl(g, &ttl);
   ft_buf_printf(b, "  ttl rc=%d %u\n", rc, (unsigned)ttl);
@@ -451,6 +453,107 @@ char *ft_snapshot(const fo_registry *reg) {
     ft_snapshot_group_into(&b, g);
     if (++seen > 10000000)
       cr_assert_fail("group iteration does not end");
+  }
+  return ft_buf_take(&b);
+}
+
+int ft_snapshot_skip_generations;
+
+char *ft_snapshot_stable(const fo_registry *reg) {
+  char *text;
+  ft_snapshot_skip_generations = 1;
+  text = ft_snapshot(reg);
+  ft_snapshot_skip_generations = 0;
+  {
+    ft_buf b = {0};
+    ft_buf_append(&b, text, strlen(text));
+    free(text);
+    for (fo_stack *s = fo_registry_next_stack(reg, NULL); s;
+         s = fo_registry_next_stack(reg, s)) {
+      uint32_t id = 0;
+      const char *name = "";
+      fo_stack_id(s, &id);
+      fo_stack_name(s, &name);
+      ft_buf_printf(&b, "stack id %s=%u\n", name, (unsigned)id);
+      for (int k = FO_SERVER_WEB; k <= FO_SERVER_LOAD_BALANCER; k++) {
+        size_t n = 0;
+        fo_stack_server_count(s, (fo_server_kind)k, &n);
+        for (size_t i = 0; i < n; i++) {
+          fo_server_info info;
+          uint32_t sid = 0;
+          if (fo_stack_server_at(s, (fo_server_kind)k, i, &info) == 0 &&
+              fo_stack_server_id(s, info.name, &sid) == 0)
+            ft_buf_printf(&b, "  server id %s=%u\n", info.name, (unsigned)sid);
+        }
+      }
+    }
+    return ft_buf_take(&b);
+  }
+}
+
+char *ft_invariant_violation(const fo_registry *reg) {
+  ft_buf b = {0};
+  ft_strset seen = {0};
+  size_t live = 0, count = 0;
+  for (fo_group *g = fo_registry_next_group(reg, NULL); g;
+       g = fo_registry_next_group(reg, g)) {
+    char addr[FO_NAME_BUFSIZE];
+    fo_stack *slot[2] = {NULL, NULL};
+    fo_state st = 0;
+    fo_slot active = FO_SLOT_PRIMARY;
+    live++;
+    if (fo_group_address(g, addr, sizeof addr) != 0 ||
+        fo_group_state(g, &st) != 0) {
+      ft_buf_printf(&b, "group without address or state\n");
+      break;
+    }
+    if (!ft_strset_add(&seen, addr))
+      ft_buf_printf(&b, "%s: address twice\n", addr);
+    fo_group_stack(g, FO_SLOT_PRIMARY, &slot[0]);
+    fo_group_stack(g, FO_SLOT_BACKUP, &slot[1]);
+    fo_group_active_slot(g, &active);
+    if (slot[0] && slot[0] == slot[1])
+      ft_buf_printf(&b, "%s: one stack in both slots\n", addr);
+    if (st == FO_GROUP_RESERVED && (slot[0] || slot[1]))
+      ft_buf_printf(&b, "%s: reserved with a stack\n", addr);
+    if ((st == FO_GROUP_SERVING || st == FO_GROUP_SWITCHING) &&
+        slot[active] == NULL)
+      ft_buf_printf(&b, "%s: active slot empty while %s\n", addr,
+                    fo_state_name(st));
+    for (int k = 0; k < 2; k++) {
+      const char *name;
+      if (slot[k] && fo_stack_name(slot[k], &name) != 0)
+        ft_buf_printf(&b, "%s: slot %d holds a removed stack\n", addr, k);
+    }
+    fo_rrset want, have;
+    ft_expected_rrset(g, &want);
+    if (fo_group_records(g, &have) != 0 || !ft_rrset_equal(&want, &have))
+      ft_buf_printf(&b, "%s: records differ from the web head\n", addr);
+  }
+  fo_registry_group_count(reg, &count);
+  if (count != live)
+    ft_buf_printf(&b, "group count %zu, iterated %zu\n", count, live);
+  for (fo_stack *s = fo_registry_next_stack(reg, NULL); s;
+       s = fo_registry_next_stack(reg, s)) {
+    size_t holders = 0, n = 0;
+    const char *name = "";
+    fo_stack_name(s, &name);
+    for (fo_group *g = fo_registry_next_group(reg, NULL); g;
+         g = fo_registry_next_group(reg, g)) {
+      fo_stack *a = NULL, *c = NULL;
+      fo_group_stack(g, FO_SLOT_PRIMARY, &a);
+      fo_group_stack(g, FO_SLOT_BACKUP, &c);
+      holders += (a == s) + (c == s);
+    }
+    fo_stack_group_count(s, &n);
+    if (n != holders)
+      ft_buf_printf(&b, "stack %s: group count %zu, held %zu times\n", name, n,
+                    holders);
+  }
+  ft_strset_free(&seen);
+  if (b.len == 0) {
+    ft_buf_free(&b);
+    return NULL;
   }
   return ft_buf_take(&b);
 }

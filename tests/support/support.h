@@ -136,6 +136,14 @@ char *ft_snapshot_group(const fo_group *g);
 /* Same for one stack (removed included). */
 char *ft_snapshot_stack(const fo_stack *s);
 void ft_snapshot_group_into(ft_buf *b, const fo_group *g);
+/* When non-zero, snapshots leave out generations (they are per process). */
+extern int ft_snapshot_skip_generations;
+/* ft_snapshot() without generations, plus stack and server ids: equal for
+ * two registries that hold the same durable state. malloc'ed. */
+char *ft_snapshot_stable(const fo_registry *reg);
+/* NULL when every rule of the model holds, else a description of what is
+ * broken (malloc'ed). Linear in groups x stacks: for small registries. */
+char *ft_invariant_violation(const fo_registry *reg);
 void ft_snapshot_stack_into(ft_buf *b, const fo_stack *s);
 
 /* Assert that the registry's snapshot equals `before`; frees nothing. */

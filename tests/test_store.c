@@ -1,0 +1,772 @@
+/*
+ * test_store.c - durable registries on the SQLite store: reopen equals what
+ * was written, tombstones survive restarts, bad files are refused without a
+ * byte changed, stale writes and refresh, batches, several processes on one
+ * file, read-only opens and the publisher lease.
+ */
+#define _DEFAULT_SOURCE
+#include <criterion/criterion.h>
+
+#include <sqlite3.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "support.h"
+
+/* ---- fixture: a scratch directory --------------------------------------- */
+
+static char dir[256];
+
+static void make_dir(void) {
+  snprintf(dir, sizeof dir, "%s/fo-store-XXXXXX",
+           getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+  cr_assert_not_null(mkdtemp(dir));
+}
+
+static void remove_dir(void) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(store, .init = make_dir, .fini = remove_dir);
+
+static char *path_of(const char *name) {
+  static char p[4][512];
+  static int next;
+  char *out = p[next++ % 4];
+  snprintf(out, sizeof p[0], "%s/%s", dir, name);
+  return out;
+}
+
+/* A random source that offers chosen codes first (big-endian, as the
+ * library reads four bytes per draw), then a deterministic stream. */
+typedef struct offer {
+  uint32_t codes[8];
+  int n, next;
+  ft_rng rng;
+} offer;
+
+static int offer_fill(void *buf, size_t len, void *userdata) {
+  offer *o = userdata;
+  if (len == 4 && o->next < o->n) {
+    uint32_t c = o->codes[o->next++];
+    unsigned char *b = buf;
+    b[0] = (unsigned char)(c >> 24);
+    b[1] = (unsigned char)(c >> 16);
+    b[2] = (unsigned char)(c >> 8);
+    b[3] = (unsigned char)c;
+    return 0;
+  }
+  return ft_rng_fill(buf, len, &o->rng);
+}
+
+/* Durable state unchanged (generations aside, which are per process). */
+#define SAME_STATE(before, reg, what)                                          \
+  do {                                                                         \
+    char *now_ = ft_snapshot_stable(reg);                                      \
+    int same_ = strcmp((before), now_) == 0;                                   \
+    free(now_);                                                                \
+    cr_assert(same_, "%s changed the registry", (what));                       \
+  } while (0)
+
+static fo_registry *open_reg(const char *path, unsigned flags, fo_store **st,
+                             ft_rng *rng) {
+  fo_registry_options o = ft_options(rng, NULL);
+  fo_registry *reg = NULL;
+  FT_OK(fo_store_sqlite_open(st, path, flags));
+  FT_OK(fo_registry_open(&reg, &o, *st));
+  return reg;
+}
+
+static void close_reg(fo_registry *reg, fo_store *st) {
+  fo_registry_free(reg);
+  fo_store_close(st);
+}
+
+/* Read a whole file (NUL-terminated for convenience). */
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  cr_assert_not_null(f, "open %s", path);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)n + 1);
+  cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+  b[n] = 0;
+  fclose(f);
+  *len = (size_t)n;
+  return b;
+}
+
+static void sql(const char *path, const char *stmt) {
+  sqlite3 *db;
+  cr_assert_eq(sqlite3_open(path, &db), SQLITE_OK);
+  char *err = NULL;
+  int rc = sqlite3_exec(db, stmt, NULL, NULL, &err);
+  cr_assert_eq(rc, SQLITE_OK, "%s: %s", stmt, err ? err : "");
+  sqlite3_close(db);
+}
+
+/* A store with a little of everything: stacks with web servers and load
+ * balancers, explicit host names and addresses, groups in every state, a
+ * removed stack and deleted groups. */
+static void populate(fo_registry *reg) {
+  fo_stack *shop = ft_stack(reg, "shop", 2, 1);
+  fo_stack *blog = ft_stack(reg, "blog", 1, 0);
+  fo_stack *gone = ft_stack(reg, "gone", 1, 0);
+  FT_OK(fo_stack_set_server_host_name(blog, "web1", "www.blog.example.org"));
+  FT_OK(fo_stack_set_server_addresses(shop, "lb1", "192.0.2.7", "2001:db8::7"));
+  FT_OK(fo_stack_rename_server(shop, "web2", "web9"));
+  fo_group *a = ft_group(reg, shop, blog);
+  fo_group *b = ft_group(reg, blog, NULL);
+  ft_group(reg, NULL, NULL);
+  fo_group *d = ft_group(reg, NULL, NULL);
+  fo_group *e = ft_group(reg, shop, NULL);
+  FT_OK(fo_group_switch(a, FO_SLOT_BACKUP, 0));
+  FT_OK(fo_group_set_ttl(b, 120));
+  FT_OK(fo_group_set_mode(e, FO_MODE_ADDRESS));
+  FT_OK(fo_group_delete(d));
+  FT_OK(fo_stack_remove(gone));
+  FT_OK(fo_stack_rename(blog, "journal"));
+}
+
+Test(store, reopen_equals_what_was_written) {
+  const char *p = path_of("a.db");
+  fo_store *st;
+  fo_registry *reg = open_reg(p, FO_STORE_CREATE, &st, NULL);
+  populate(reg);
+  char *before = ft_snapshot_stable(reg);
+  uint64_t rev = 0;
+  FT_OK(fo_registry_revision(reg, &rev));
+  cr_assert_gt(rev, 10);
+  close_reg(reg, st);
+
+  for (int round = 0; round < 3; round++) {
+    reg = open_reg(p, 0, &st, NULL);
+    char *after = ft_snapshot_stable(reg);
+    cr_assert_str_eq(after, before, "reopen %d differs", round);
+    uint64_t rev2 = 0;
+    FT_OK(fo_registry_revision(reg, &rev2));
+    cr_assert_eq(rev2, rev);
+    char *bad = ft_invariant_violation(reg);
+    cr_assert_null(bad, "%s", bad ? bad : "");
+    free(after);
+    close_reg(reg, st);
+  }
+  free(before);
+}
+
+Test(store, deleted_address_never_drawn_after_restarts) {
+  const char *p = path_of("t.db");
+  offer o;
+  memset(&o, 0, sizeof o);
+  ft_rng_init(&o.rng, 5);
+  fo_registry_options opts = ft_options(NULL, NULL);
+  opts.random = offer_fill;
+  opts.random_userdata = &o;
+  fo_store *st;
+  fo_registry *reg = NULL;
+  FT_OK(fo_store_sqlite_open(&st, p, FO_STORE_CREATE));
+  FT_OK(fo_registry_open(&reg, &opts, st));
+  fo_group *g = ft_group(reg, NULL, NULL);
+  char gone[FO_NAME_BUFSIZE];
+  ft_address(g, gone);
+  uint32_t code = (uint32_t)(atoi(gone) * 1000000 + atoi(gone + 4) * 1000 +
+                             atoi(gone + 8));
+  FT_OK(fo_group_delete(g));
+  fo_registry_free(reg);
+  fo_store_close(st);
+
+  for (int restart = 0; restart < 5; restart++) {
+    FT_OK(fo_store_sqlite_open(&st, p, 0));
+    FT_OK(fo_registry_open(&reg, &opts, st));
+    fo_group *f = NULL;
+    FT_RC(fo_registry_find_group(reg, gone, &f), FO_EDELETED);
+    o.n = 1;
+    o.next = 0;
+    o.codes[0] = code; /* the deleted code is offered first */
+    fo_group *n = ft_group(reg, NULL, NULL);
+    cr_assert_eq(o.next, 1, "the offered code was not drawn");
+    char addr[FO_NAME_BUFSIZE];
+    ft_address(n, addr);
+    cr_assert_str_neq(addr, gone, "restart %d handed out %s again", restart,
+                      gone);
+    fo_registry_free(reg);
+    fo_store_close(st);
+  }
+  ft_rng_free(&o.rng);
+}
+
+/* ---- files that are refused --------------------------------------------- */
+
+static void expect_refused(const char *p, int code, const char *what) {
+  size_t n1, n2;
+  char *before = slurp(p, &n1);
+  fo_store *st = NULL;
+  fo_registry *reg = NULL;
+  fo_registry_options o = ft_options(NULL, NULL);
+  int rc = fo_store_sqlite_open(&st, p, 0);
+  if (rc == 0) {
+    rc = fo_registry_open(&reg, &o, st);
+    cr_assert_null(rc ? reg : NULL);
+    fo_registry_free(reg);
+    fo_store_close(st);
+  }
+  cr_assert_eq(rc, code, "%s: got %s, expected %s", what, fo_err_name(rc),
+               fo_err_name(code));
+  char *after = slurp(p, &n2);
+  cr_assert(n1 == n2 && memcmp(before, after, n1) == 0,
+            "%s: the file changed", what);
+  free(before);
+  free(after);
+}
+
+static const char *written_store(const char *name) {
+  const char *p = path_of(name);
+  fo_store *st;
+  fo_registry *reg = open_reg(p, FO_STORE_CREATE, &st, NULL);
+  populate(reg);
+  close_reg(reg, st);
+  return p;
+}
+
+Test(store, hand_edited_file_breaking_a_rule_is_refused) {
+  const char *p = written_store("edit.db");
+  /* One stack in both slots of a group. */
+  sql(p, "UPDATE groups SET backup_stack = primary_stack"
+         " WHERE primary_stack IS NOT NULL AND seq = 0");
+  expect_refused(p, FO_ESAMESTACK, "one stack in both slots");
+  sql(p, "UPDATE groups SET backup_stack = NULL WHERE seq = 0;"
+         "UPDATE groups SET active = 1 WHERE seq = 0");
+  expect_refused(p, FO_ESLOTEMPTY, "active slot empty");
+  sql(p, "UPDATE groups SET active = 0 WHERE seq = 0");
+  /* Now valid again: it loads. */
+  fo_store *st;
+  fo_registry *reg = open_reg(p, 0, &st, NULL);
+  close_reg(reg, st);
+  sql(p, "UPDATE groups SET code = (SELECT code FROM groups WHERE seq = 1)"
+         " WHERE seq = 2");
+  expect_refused(p, FO_EEXIST, "an address drawn twice");
+}
+
+Test(store, more_hand_edits) {
+  const char *p = written_store("edit2.db");
+  sql(p, "UPDATE groups SET ttl = 100000 WHERE seq = 0");
+  expect_refused(p, FO_ERANGE, "ttl out of range");
+  sql(p, "UPDATE groups SET ttl = 60 WHERE seq = 0;"
+         "UPDATE groups SET primary_stack = 999 WHERE seq = 0");
+  expect_refused(p, FO_ENOENT, "slot naming no stack");
+  sql(p, "UPDATE groups SET primary_stack = 1 WHERE seq = 0;"
+         "UPDATE stacks SET name = 'not a label' WHERE id = 1");
+  expect_refused(p, FO_EBADNAME, "bad stack name");
+  sql(p, "UPDATE stacks SET name = 'shop' WHERE id = 1;"
+         "UPDATE servers SET ipv4 = '300.1.1.1' WHERE ipv4 IS NOT NULL");
+  expect_refused(p, FO_EBADADDR, "bad address");
+  sql(p, "UPDATE servers SET ipv4 = '192.0.2.7' WHERE ipv4 IS NOT NULL;"
+         "UPDATE groups SET state = 9 WHERE seq = 0");
+  expect_refused(p, FO_ECORRUPT, "unknown state");
+  sql(p, "UPDATE groups SET state = 3 WHERE seq = 0;"
+         "DELETE FROM meta WHERE key = 'zone'");
+  expect_refused(p, FO_ECORRUPT, "settings gone, rows left");
+}
+
+Test(store, not_sqlite_not_ours_newer_other_zone) {
+  const char *p = path_of("text.db");
+  FILE *f = fopen(p, "wb");
+  for (int i = 0; i < 200; i++)
+    fputs("this is not a database, just some text.\n", f);
+  fclose(f);
+  expect_refused(p, FO_ENOTDB, "a text file");
+
+  p = path_of("other.db");
+  sql(p, "CREATE TABLE t(x); INSERT INTO t VALUES(1)");
+  expect_refused(p, FO_ENOTOURS, "another application's database");
+
+  p = written_store("newer.db");
+  sql(p, "PRAGMA user_version = 99");
+  expect_refused(p, FO_ESCHEMA, "a newer schema");
+
+  p = written_store("zone.db");
+  size_t n1, n2;
+  char *before = slurp(p, &n1);
+  fo_store *st;
+  fo_registry *reg = NULL;
+  fo_registry_options o = ft_options(NULL, NULL);
+  o.zone = "other.example.org";
+  FT_OK(fo_store_sqlite_open(&st, p, 0));
+  FT_RC(fo_registry_open(&reg, &o, st), FO_EZONE);
+  cr_assert_null(reg);
+  o.zone = NULL; /* take the stored zone */
+  FT_OK(fo_registry_open(&reg, &o, st));
+  const char *zone;
+  FT_OK(fo_registry_zone(reg, &zone));
+  cr_assert_str_eq(zone, FT_ZONE);
+  close_reg(reg, st);
+  char *after = slurp(p, &n2);
+  cr_assert(n1 == n2 && memcmp(before, after, n1) == 0);
+  free(before);
+  free(after);
+}
+
+Test(store, truncated_and_damaged_files) {
+  const char *src = written_store("src.db");
+  /* Enough groups that the file spans many pages. */
+  {
+    fo_store *st;
+    fo_registry *reg = open_reg(src, 0, &st, NULL);
+    FT_OK(fo_registry_batch_begin(reg));
+    for (int i = 0; i < 3000; i++)
+      ft_group(reg, NULL, NULL);
+    FT_OK(fo_registry_batch_commit(reg));
+    close_reg(reg, st);
+  }
+  size_t len;
+  char *good = slurp(src, &len);
+  cr_assert_gt(len, 16384);
+
+  /* Truncated at several points. */
+  size_t cuts[] = {50, 100, 4096, len / 2, len - 4096};
+  for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+    const char *p = path_of("cut.db");
+    FILE *f = fopen(p, "wb");
+    fwrite(good, 1, cuts[i], f);
+    fclose(f);
+    size_t n1, n2;
+    char *before = slurp(p, &n1);
+    fo_store *st = NULL;
+    fo_registry *reg = NULL;
+    fo_registry_options o = ft_options(NULL, NULL);
+    int rc = fo_store_sqlite_open(&st, p, 0);
+    if (rc == 0) {
+      rc = fo_registry_open(&reg, &o, st);
+      fo_registry_free(reg);
+      fo_store_close(st);
+    }
+    cr_assert(rc == FO_ECORRUPT || rc == FO_ENOTDB || rc == FO_ENOTOURS,
+              "truncated at %zu: %s", cuts[i], fo_err_name(rc));
+    char *after = slurp(p, &n2);
+    cr_assert(n1 == n2 && memcmp(before, after, n1) == 0,
+              "truncated file changed");
+    free(before);
+    free(after);
+    unlink(p);
+  }
+
+  /* Random bytes at random offsets: a specific error, or (the bytes hit
+   * unused space or made another valid value) a registry that keeps every
+   * rule. Never a crash, never a changed file. */
+  ft_rng rng;
+  ft_rng_init(&rng, 99);
+  int refused = 0, loaded = 0;
+  for (int round = 0; round < 60; round++) {
+    const char *p = path_of("noise.db");
+    char *copy = malloc(len);
+    memcpy(copy, good, len);
+    int hits = 1 + (int)ft_rng_below(&rng, 8);
+    for (int h = 0; h < hits; h++) {
+      size_t off = ft_rng_below(&rng, (uint32_t)len);
+      size_t n = 1 + ft_rng_below(&rng, 16);
+      for (size_t k = 0; k < n && off + k < len; k++)
+        copy[off + k] = (char)ft_rng_below(&rng, 256);
+    }
+    FILE *f = fopen(p, "wb");
+    fwrite(copy, 1, len, f);
+    fclose(f);
+    fo_store *st = NULL;
+    fo_registry *reg = NULL;
+    fo_registry_options o = ft_options(NULL, NULL);
+    int rc = fo_store_sqlite_open(&st, p, 0);
+    if (rc == 0)
+      rc = fo_registry_open(&reg, &o, st);
+    if (rc == 0) {
+      char *bad = ft_invariant_violation(reg);
+      cr_assert_null(bad, "damaged file loaded with broken rules: %s",
+                     bad ? bad : "");
+      loaded++;
+    } else {
+      cr_assert(rc == FO_ECORRUPT || rc == FO_ENOTDB || rc == FO_ENOTOURS ||
+                    rc == FO_ESCHEMA || rc == FO_ESAMESTACK ||
+                    rc == FO_EEXIST || rc == FO_ENOENT || rc == FO_ERANGE ||
+                    rc == FO_EBADNAME || rc == FO_EBADADDR ||
+                    rc == FO_EATTACHED || rc == FO_ESLOTEMPTY ||
+                    rc == FO_EDELETED || rc == FO_EZONE ||
+                    rc == FO_EBADTEMPLATE || rc == FO_ENAMETOOLONG,
+                "damaged file: unexpected %s", fo_err_name(rc));
+      refused++;
+    }
+    fo_registry_free(reg);
+    fo_store_close(st);
+    size_t n2;
+    char *after = slurp(p, &n2);
+    cr_assert(n2 == len && memcmp(after, copy, len) == 0,
+              "damaged file changed on open");
+    free(after);
+    free(copy);
+    unlink(p);
+  }
+  cr_log_info("damaged files: %d refused, %d loaded intact", refused, loaded);
+  cr_assert_gt(refused, 0);
+  ft_rng_free(&rng);
+  free(good);
+}
+
+/* ---- bad input ------------------------------------------------------------ */
+
+Test(store, bad_arguments) {
+  fo_store *st = (fo_store *)1;
+  FT_RC(fo_store_sqlite_open(NULL, "x", 0), FO_EINVAL);
+  FT_RC(fo_store_sqlite_open(&st, NULL, 0), FO_EINVAL);
+  cr_assert_null(st);
+  FT_RC(fo_store_sqlite_open(&st, path_of("x.db"), 64), FO_EINVAL);
+  FT_RC(fo_store_sqlite_open(&st, path_of("x.db"),
+                             FO_STORE_CREATE | FO_STORE_READONLY),
+        FO_EINVAL);
+  FT_RC(fo_store_sqlite_open(&st, path_of("missing.db"), 0), FO_ENOENT);
+  FT_RC(fo_store_sqlite_open(&st, path_of("missing.db"), FO_STORE_READONLY),
+        FO_ENOENT);
+  cr_assert_eq(access(path_of("missing.db"), F_OK), -1, "a file was made");
+
+  fo_registry *reg = (fo_registry *)1;
+  fo_registry_options o = ft_options(NULL, NULL);
+  FT_OK(fo_store_sqlite_open(&st, path_of("x.db"), FO_STORE_CREATE));
+  FT_RC(fo_registry_open(&reg, NULL, st), FO_EINVAL);
+  cr_assert_null(reg);
+  FT_RC(fo_registry_open(&reg, &o, NULL), FO_EINVAL);
+  FT_RC(fo_registry_open(NULL, &o, st), FO_EINVAL);
+  o.version = 99;
+  FT_RC(fo_registry_open(&reg, &o, st), FO_EVERSION);
+  o = ft_options(NULL, NULL);
+  o.zone = "bad..zone";
+  FT_RC(fo_registry_open(&reg, &o, st), FO_EBADNAME);
+  o.zone = NULL; /* a new store needs a zone */
+  FT_RC(fo_registry_open(&reg, &o, st), FO_EINVAL);
+  fo_store_close(st);
+
+  FT_RC(fo_registry_refresh(NULL), FO_EINVAL);
+  FT_RC(fo_registry_batch_begin(NULL), FO_EINVAL);
+  FT_RC(fo_registry_batch_commit(NULL), FO_EINVAL);
+  cr_assert_eq(fo_registry_poisoned(NULL), 0);
+  FT_RC(fo_store_lease_acquire(NULL, "a", 100, NULL), FO_EINVAL);
+  fo_store_close(NULL);
+
+  /* An in-memory registry: batches are accepted, refresh is a no-op. */
+  fo_registry *mem = ft_registry(NULL, NULL);
+  FT_RC(fo_registry_batch_commit(mem), FO_EINVAL);
+  FT_OK(fo_registry_batch_begin(mem));
+  ft_group(mem, NULL, NULL);
+  FT_OK(fo_registry_batch_commit(mem));
+  FT_OK(fo_registry_refresh(mem));
+  fo_store *none = (fo_store *)1;
+  FT_OK(fo_registry_store(mem, &none));
+  cr_assert_null(none);
+  fo_registry_free(mem);
+}
+
+Test(store, empty_file_without_create) {
+  const char *p = path_of("empty.db");
+  int fd = open(p, O_CREAT | O_WRONLY, 0600);
+  close(fd);
+  fo_store *st;
+  FT_RC(fo_store_sqlite_open(&st, p, 0), FO_ENOSTORE);
+  FT_RC(fo_store_sqlite_open(&st, p, FO_STORE_READONLY), FO_ENOSTORE);
+  struct stat sb;
+  stat(p, &sb);
+  cr_assert_eq(sb.st_size, 0, "an empty file was written to");
+}
+
+/* ---- several registries on one store ------------------------------------ */
+
+Test(store, stale_write_changes_nothing_and_refresh_catches_up) {
+  const char *p = path_of("two.db");
+  fo_store *sa, *sb;
+  fo_registry *a = open_reg(p, FO_STORE_CREATE, &sa, NULL);
+  fo_stack *shop = ft_stack(a, "shop", 1, 0);
+  fo_registry *b = open_reg(p, 0, &sb, NULL);
+  ft_events ev = {0};
+  FT_OK(fo_registry_subscribe(b, ft_events_cb, &ev, NULL));
+
+  /* a moves on; b has not seen it */
+  fo_group *ga = ft_group(a, shop, NULL);
+  char *before = ft_snapshot_stable(b);
+  fo_group *gb = NULL;
+  FT_RC(fo_group_create(&gb, b, NULL, NULL), FO_ESTALE);
+  cr_assert_null(gb);
+  FT_RC(fo_stack_new(&shop, b, "other"), FO_ESTALE);
+  SAME_STATE(before, b, "a stale create");
+  free(before);
+
+  FT_OK(fo_registry_refresh(b));
+  cr_assert_eq(ev.n, 1, "refresh fired %zu events", ev.n);
+  cr_assert_eq(ev.ev[0].reason, FO_CHANGE_CREATE);
+  char addr[FO_NAME_BUFSIZE];
+  fo_group *found = NULL;
+  FT_OK(fo_registry_find_group(b, ft_address(ga, addr), &found));
+  cr_assert_eq(ft_state(found), FO_GROUP_SERVING);
+  FT_OK(fo_group_create(&gb, b, NULL, NULL));
+
+  /* b's stack gets a load balancer: a's group follows after refresh. */
+  fo_stack *shop_b = NULL;
+  FT_OK(fo_registry_find_stack(b, "shop", &shop_b));
+  FT_OK(fo_stack_add_server(shop_b, FO_SERVER_LOAD_BALANCER, "lb1", NULL));
+  ft_events eva = {0};
+  FT_OK(fo_registry_subscribe(a, ft_events_cb, &eva, NULL));
+  FT_OK(fo_registry_refresh(a));
+  cr_assert_eq(ft_events_for(&eva, ga), 1, "the group did not follow");
+  fo_target t;
+  FT_OK(fo_group_target(ga, &t));
+  cr_assert_str_eq(t.host_name, "lb1.shop." FT_ZONE);
+
+  char *sa_text = ft_snapshot_stable(a), *sb_text = ft_snapshot_stable(b);
+  cr_assert_str_eq(sa_text, sb_text);
+  free(sa_text);
+  free(sb_text);
+  ft_events_free(&ev);
+  ft_events_free(&eva);
+  close_reg(a, sa);
+  close_reg(b, sb);
+}
+
+Test(store, refresh_follows_every_kind_of_change) {
+  const char *p = path_of("follow.db");
+  fo_store *sa, *sb;
+  fo_registry *a = open_reg(p, FO_STORE_CREATE, &sa, NULL);
+  fo_registry *b = open_reg(p, 0, &sb, NULL);
+  populate(a);
+  FT_OK(fo_registry_refresh(b));
+  char *ta = ft_snapshot_stable(a), *tb = ft_snapshot_stable(b);
+  cr_assert_str_eq(ta, tb);
+  free(ta);
+  free(tb);
+  /* more changes, some in a batch */
+  fo_stack *shop = NULL, *jour = NULL;
+  FT_OK(fo_registry_find_stack(a, "shop", &shop));
+  FT_OK(fo_registry_find_stack(a, "journal", &jour));
+  FT_OK(fo_registry_batch_begin(a));
+  FT_OK(fo_stack_remove_server(shop, "lb1"));
+  FT_OK(fo_stack_set_server_host_name(jour, "web1", NULL));
+  for (fo_group *g = fo_registry_next_group(a, NULL); g;
+       g = fo_registry_next_group(a, g))
+    if (ft_state(g) == FO_GROUP_SWITCHING)
+      FT_OK(fo_group_settle(g));
+  fo_group *t = ft_group(a, NULL, NULL);
+  FT_OK(fo_group_delete(t));
+  fo_stack *tmp = ft_stack(a, "tmp", 0, 0);
+  FT_OK(fo_stack_remove(tmp));
+  FT_OK(fo_registry_batch_commit(a));
+  FT_OK(fo_registry_refresh(b));
+  ta = ft_snapshot_stable(a);
+  tb = ft_snapshot_stable(b);
+  cr_assert_str_eq(ta, tb);
+  /* and a fresh open agrees with both */
+  fo_store *sc;
+  fo_registry *c = open_reg(p, FO_STORE_READONLY, &sc, NULL);
+  char *tc = ft_snapshot_stable(c);
+  cr_assert_str_eq(tc, ta);
+  free(ta);
+  free(tb);
+  free(tc);
+  close_reg(c, sc);
+  close_reg(a, sa);
+  close_reg(b, sb);
+}
+
+Test(store, batch_is_one_commit) {
+  const char *p = path_of("batch.db");
+  fo_store *st;
+  fo_registry *reg = open_reg(p, FO_STORE_CREATE, &st, NULL);
+  fo_stack *s1 = ft_stack(reg, "one", 1, 0), *s2 = ft_stack(reg, "two", 1, 0);
+  uint64_t r0, r1;
+  FT_OK(fo_registry_revision(reg, &r0));
+  FT_OK(fo_registry_batch_begin(reg));
+  FT_OK(fo_registry_batch_begin(reg)); /* nests */
+  for (int i = 0; i < 500; i++)
+    ft_group(reg, s1, s2);
+  FT_OK(fo_registry_batch_commit(reg));
+  FT_OK(fo_registry_revision(reg, &r1));
+  cr_assert_eq(r1, r0, "an inner commit wrote");
+  fo_group *g = fo_registry_next_group(reg, NULL);
+  FT_RC(fo_group_settle(g), FO_ENOTSWITCHING); /* refused inside: goes on */
+  FT_OK(fo_registry_batch_commit(reg));
+  FT_OK(fo_registry_revision(reg, &r1));
+  cr_assert_eq(r1, r0 + 1);
+  FT_RC(fo_registry_batch_commit(reg), FO_EINVAL);
+  FT_OK(fo_registry_batch_begin(reg));
+  FT_RC(fo_registry_refresh(reg), FO_EBUSY);
+  FT_OK(fo_registry_batch_commit(reg)); /* nothing changed: no revision */
+  FT_OK(fo_registry_revision(reg, &r0));
+  cr_assert_eq(r0, r1);
+  /* The lock is held from begin: another registry's write waits, then is
+   * stale. */
+  char *before = ft_snapshot_stable(reg);
+  close_reg(reg, st);
+  reg = open_reg(p, 0, &st, NULL);
+  char *after = ft_snapshot_stable(reg);
+  cr_assert_str_eq(after, before);
+  free(before);
+  free(after);
+  close_reg(reg, st);
+}
+
+Test(store, read_only_store) {
+  const char *p = written_store("ro.db");
+  fo_store *sw, *sr;
+  fo_registry *w = open_reg(p, 0, &sw, NULL);
+  fo_registry *r = open_reg(p, FO_STORE_READONLY, &sr, NULL);
+  char *before = ft_snapshot_stable(r);
+  fo_group *g = NULL;
+  FT_RC(fo_group_create(&g, r, NULL, NULL), FO_EREADONLY);
+  SAME_STATE(before, r, "a read-only create");
+  FT_RC(fo_store_lease_acquire(sr, "ro", 1000, NULL), FO_EREADONLY);
+  /* the writer goes on; the reader follows */
+  ft_group(w, NULL, NULL);
+  FT_OK(fo_registry_refresh(r));
+  char *tw = ft_snapshot_stable(w), *tr = ft_snapshot_stable(r);
+  cr_assert_str_eq(tw, tr);
+  free(tw);
+  free(tr);
+  free(before);
+  close_reg(r, sr);
+  close_reg(w, sw);
+}
+
+Test(store, lease) {
+  const char *p = path_of("lease.db");
+  fo_store *a, *b;
+  FT_OK(fo_store_sqlite_open(&a, p, FO_STORE_CREATE));
+  FT_OK(fo_store_sqlite_open(&b, p, 0));
+  fo_store_lease l;
+  FT_OK(fo_store_lease_read(a, &l));
+  cr_assert_str_eq(l.holder, "");
+  FT_OK(fo_store_lease_acquire(a, "agent-a", 60000, &l));
+  cr_assert_str_eq(l.holder, "agent-a");
+  uint64_t epoch = l.epoch;
+  FT_RC(fo_store_lease_acquire(b, "agent-b", 60000, &l), FO_ELOCKED);
+  cr_assert_str_eq(l.holder, "agent-a", "the refusal names the holder");
+  FT_OK(fo_store_lease_acquire(a, "agent-a", 60000, &l)); /* renew */
+  cr_assert_eq(l.epoch, epoch, "a renewal changed the epoch");
+  FT_OK(fo_store_lease_release(b, "agent-b")); /* not the holder: no-op */
+  FT_RC(fo_store_lease_acquire(b, "agent-b", 60000, &l), FO_ELOCKED);
+  FT_OK(fo_store_lease_release(a, "agent-a"));
+  FT_OK(fo_store_lease_acquire(b, "agent-b", 50, &l));
+  cr_assert_eq(l.epoch, epoch + 1);
+  usleep(120 * 1000); /* b's lease runs out */
+  FT_OK(fo_store_lease_acquire(a, "agent-a", 60000, &l));
+  cr_assert_eq(l.epoch, epoch + 2);
+  FT_RC(fo_store_lease_acquire(a, "", 100, NULL), FO_EINVAL);
+  FT_RC(fo_store_lease_acquire(a, "has space", 100, NULL), FO_EINVAL);
+  FT_RC(fo_store_lease_acquire(a, "x", 0, NULL), FO_EINVAL);
+  fo_store_close(a);
+  fo_store_close(b);
+}
+
+/* ---- two processes on one file ------------------------------------------ */
+
+#define PER_PROCESS 10000
+
+static void child_creates(const char *p, int seed, int ready_fd, int go_fd,
+                          const char *dump) {
+  ft_rng rng;
+  ft_rng_init(&rng, (uint64_t)seed);
+  fo_store *st = NULL;
+  fo_registry *reg = NULL;
+  fo_registry_options o = ft_options(&rng, NULL);
+  if (fo_store_sqlite_open(&st, p, FO_STORE_SYNC_NORMAL) != 0 ||
+      fo_registry_open(&reg, &o, st) != 0)
+    _exit(10);
+  int made = 0, stale = 0;
+  while (made < PER_PROCESS) {
+    fo_group *g = NULL;
+    int rc = fo_group_create(&g, reg, NULL, NULL);
+    if (rc == 0) {
+      made++;
+    } else if (rc == FO_ESTALE) {
+      stale++;
+      if (fo_registry_refresh(reg) != 0)
+        _exit(11);
+    } else {
+      _exit(12);
+    }
+  }
+  char c = 1;
+  if (write(ready_fd, &c, 1) != 1 || read(go_fd, &c, 1) != 1)
+    _exit(13);
+  if (fo_registry_refresh(reg) != 0)
+    _exit(14);
+  char *text = ft_snapshot_stable(reg);
+  FILE *f = fopen(dump, "w");
+  fputs(text, f);
+  fclose(f);
+  free(text);
+  fo_registry_free(reg);
+  fo_store_close(st);
+  ft_rng_free(&rng);
+  _exit(stale > 0 ? 0 : 15); /* 15: the processes never overlapped */
+}
+
+Test(store, two_processes_create_concurrently, .timeout = 240) {
+  const char *p = path_of("many.db");
+  {
+    fo_store *st;
+    fo_registry *reg = open_reg(p, FO_STORE_CREATE, &st, NULL);
+    close_reg(reg, st);
+  }
+  int ready[2], go[2];
+  cr_assert_eq(pipe(ready), 0);
+  cr_assert_eq(pipe(go), 0);
+  char dumps[2][512];
+  pid_t pids[2];
+  for (int i = 0; i < 2; i++) {
+    snprintf(dumps[i], sizeof dumps[i], "%s/dump%d.txt", dir, i);
+    pids[i] = fork();
+    cr_assert_neq(pids[i], -1);
+    if (pids[i] == 0)
+      child_creates(p, 100 + i, ready[1], go[0], dumps[i]);
+  }
+  char c;
+  for (int i = 0; i < 2; i++)
+    cr_assert_eq(read(ready[0], &c, 1), 1, "a child died");
+  cr_assert_eq(write(go[1], "gg", 2), 2);
+  int stale_free = 0;
+  for (int i = 0; i < 2; i++) {
+    int status = 0;
+    waitpid(pids[i], &status, 0);
+    cr_assert(WIFEXITED(status), "child %d crashed", i);
+    if (WEXITSTATUS(status) == 15)
+      stale_free++;
+    else
+      cr_assert_eq(WEXITSTATUS(status), 0, "child %d exit %d", i,
+                   WEXITSTATUS(status));
+  }
+  if (stale_free)
+    cr_log_warn("a process never met a stale write: no overlap this run");
+
+  fo_store *st;
+  fo_registry *reg = open_reg(p, FO_STORE_READONLY, &st, NULL);
+  size_t n = 0;
+  FT_OK(fo_registry_group_count(reg, &n));
+  cr_assert_eq(n, 2 * PER_PROCESS);
+  ft_strset seen = {0};
+  for (fo_group *g = fo_registry_next_group(reg, NULL); g;
+       g = fo_registry_next_group(reg, g)) {
+    char a[FO_NAME_BUFSIZE];
+    cr_assert(ft_strset_add(&seen, ft_address(g, a)), "%s drawn twice", a);
+  }
+  ft_strset_free(&seen);
+  char *fresh = ft_snapshot_stable(reg);
+  for (int i = 0; i < 2; i++) {
+    size_t len;
+    char *text = slurp(dumps[i], &len);
+    cr_assert(strcmp(text, fresh) == 0,
+              "process %d's registry differs from a fresh open", i);
+    free(text);
+  }
+  free(fresh);
+  close_reg(reg, st);
+}
