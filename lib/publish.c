@@ -509,6 +509,14 @@ static void kick_cb(uv_timer_t *t) {
   uint32_t n, k;
   pub->kick_armed = 0;
 
+  /* A failed store commit left memory ahead of the store: DNS must never
+   * get ahead of the store, so stop loudly until the registry is reopened
+   * (with a new publisher, whose reconcile brings DNS in step). */
+  if (!pub->error && fo_registry_poisoned(pub->reg)) {
+    pub->error = FO_EPOISONED;
+    pub->error_pending = 1;
+  }
+
   /* Published groups: the watchers (switch workflow), then the user. The
    * list is taken first: callbacks may change the registry, which queues
    * more work and more notifications. */

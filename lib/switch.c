@@ -105,8 +105,14 @@ static void verified(const fo_verify_result *res, void *userdata) {
   if (op->first_match_ms < 0 || first < op->first_match_ms)
     op->first_match_ms = first;
   /* Confirmed in DNS: the switch is over. Another settle may have come
-   * first (FO_ENOTSWITCHING); that is no failure of this one. */
-  (void)fo_group_settle(it->group);
+   * first (FO_ENOTSWITCHING); that is no failure of this one. A durable
+   * registry behind its store catches up first and settles then. */
+  if (fo_group_settle(it->group) == FO_ESTALE) {
+    fo_registry *reg = NULL;
+    fo_group_registry(it->group, &reg);
+    if (fo_registry_refresh(reg) == 0)
+      (void)fo_group_settle(it->group);
+  }
   if (++op->finished == op->count)
     finish(op);
 }
@@ -202,15 +208,12 @@ static int op_new(fo__switch_op **out, fo_publisher *pub, fo_verifier *v,
   return 0;
 }
 
-/* Switch one group and watch it. Returns fo_group_switch()'s code. */
-static int switch_item(fo__switch_op *op, fo_group *g, fo_slot to,
-                       unsigned flags) {
+/* Follow a switched group through publishing, verifying and settling. */
+static void watch_item(fo__switch_op *op, fo_group *g) {
   fo__switch_item *it = &op->items[op->count];
   uint64_t gen;
   uint32_t ttl;
-  int rc = fo_group_switch(g, to, flags);
-  if (rc != 0)
-    return rc;
+  int rc;
   fo_group_generation(g, &gen);
   fo_group_ttl(g, &ttl);
   if (ttl > op->ttl)
@@ -227,7 +230,20 @@ static int switch_item(fo__switch_op *op, fo_group *g, fo_slot to,
     if (op->error == 0)
       op->error = rc;
   }
-  return 0;
+}
+
+/* Switch one group and watch it. Returns fo_group_switch()'s code. */
+static int switch_item(fo__switch_op *op, fo_group *g, fo_slot to,
+                       unsigned flags) {
+  int rc = fo_group_switch(g, to, flags);
+  if (rc == 0)
+    watch_item(op, g);
+  return rc;
+}
+
+static int is_switching(const fo_group *g) {
+  fo_state st;
+  return fo_group_state(g, &st) == 0 && st == FO_GROUP_SWITCHING;
 }
 
 static void start_or_complete(fo__switch_op *op) {
@@ -279,8 +295,13 @@ int fo_switch_stack(fo_publisher *pub, fo_verifier *verifier, fo_stack *failed,
   fo_stack_registry(failed, &reg);
   if ((rc = check_registry(pub, reg)) != 0)
     return rc;
-  if ((rc = op_new(&op, pub, verifier, n, until_ms, cb, userdata)) != 0)
+  /* One store commit for the whole set (and FO_ESTALE before anything). */
+  if ((rc = fo_registry_batch_begin(reg)) != 0)
     return rc;
+  if ((rc = op_new(&op, pub, verifier, n, until_ms, cb, userdata)) != 0) {
+    fo_registry_batch_commit(reg); /* nothing changed: writes nothing */
+    return rc;
+  }
   for (g = fo_registry_next_group(reg, NULL); g != NULL;
        g = fo_registry_next_group(reg, g)) {
     fo_stack *active = NULL, *other = NULL;
@@ -297,6 +318,34 @@ int fo_switch_stack(fo_publisher *pub, fo_verifier *verifier, fo_stack *failed,
         op->error = rc;
     }
   }
+  /* A failed commit poisons the registry; the publisher then stops with
+   * FO_EPOISONED and every item fails through it: nothing that is not in
+   * the store reaches DNS. */
+  if ((rc = fo_registry_batch_commit(reg)) != 0 && op->error == 0)
+    op->error = rc;
+  start_or_complete(op);
+  return 0;
+}
+
+int fo_switch_resume(fo_publisher *pub, fo_verifier *verifier,
+                     uint32_t until_ms, fo_switch_fn cb, void *userdata) {
+  fo_registry *reg;
+  fo__switch_op *op;
+  fo_group *g;
+  size_t n = 0;
+  int rc;
+  if (pub == NULL || verifier == NULL || cb == NULL)
+    return FO_EINVAL;
+  reg = fo__publisher_registry(pub);
+  for (g = fo_registry_next_group(reg, NULL); g != NULL;
+       g = fo_registry_next_group(reg, g))
+    n += is_switching(g);
+  if ((rc = op_new(&op, pub, verifier, n, until_ms, cb, userdata)) != 0)
+    return rc;
+  for (g = fo_registry_next_group(reg, NULL); g != NULL;
+       g = fo_registry_next_group(reg, g))
+    if (is_switching(g))
+      watch_item(op, g);
   start_or_complete(op);
   return 0;
 }

@@ -27,6 +27,7 @@
 #define FAILOVER_PUBLISH_H
 
 #include "verify.h"
+#include "store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -246,12 +247,71 @@ FO_EXTERN int fo_switch_group(fo_publisher *pub, fo_verifier *verifier,
  * all, and report once for the whole set. Groups that cannot switch (no
  * backup, no web head) count as failed; the others go on.
  *
+ * On a durable registry every switch goes into one store commit (a
+ * batch); a stale registry gets FO_ESTALE before anything changed.
+ *
  * Returns 0 (the callback will come), FO_EINVAL, FO_EDELETED, FO_EFOREIGN,
- * FO_ERANGE, FO_ECLOSING, FO_ENOMEM, FO_EIO.
+ * FO_ERANGE, FO_ECLOSING, FO_ENOMEM, FO_EIO, FO_ESTALE, FO_EPOISONED,
+ * FO_EREADONLY, FO_ELOCKED, FO_ESTOREIO.
  */
 FO_EXTERN int fo_switch_stack(fo_publisher *pub, fo_verifier *verifier,
                               fo_stack *failed, uint32_t until_ms,
                               fo_switch_fn cb, void *userdata);
+
+/* ---- the publisher lease, kept on the loop -------------------------------- */
+
+typedef struct fo_lease_keeper fo_lease_keeper;
+
+typedef enum fo_lease_event {
+  FO_LEASE_TAKEN = 1,   /* this process holds the lease now: publish */
+  FO_LEASE_RENEWED = 2, /* still held, expiry moved on */
+  FO_LEASE_LOST = 3,    /* no longer held (another took it, it ran out
+                           before a renewal, or the store failed): stop
+                           publishing at once */
+  FO_LEASE_WAITING = 4  /* another process holds it; asked again later */
+} fo_lease_event;
+
+/* `lease` is the stored lease after the attempt; `error` is 0, or the
+ * store's code for LOST/WAITING (FO_ELOCKED: another holder). */
+typedef void (*fo_lease_fn)(fo_lease_event event, const fo_store_lease *lease,
+                            int error, void *userdata);
+
+/*
+ * Keep trying to take, then renew, the store's publisher lease as `holder`
+ * every ttl_ms / 3 on `loop`, reporting each outcome through `cb` (from
+ * the loop; the first attempt runs at once). Exactly one process holds an
+ * unexpired lease; epochs grow with every change of holder. A renewal that
+ * comes after expiry is reported as LOST then TAKEN with the new epoch.
+ * The store must outlive the keeper.
+ *
+ * Returns 0, FO_EINVAL (NULL, bad holder, ttl_ms under 30), FO_ENOMEM,
+ * FO_EIO.
+ */
+FO_EXTERN int fo_lease_keeper_new(fo_lease_keeper **out, uv_loop_t *loop,
+                                  fo_store *store, const char *holder,
+                                  uint32_t ttl_ms, fo_lease_fn cb,
+                                  void *userdata);
+
+/* Stop: release the lease if held (another process may take it at once)
+ * and free the keeper from the loop. No callback runs after this. NULL is a
+ * no-op. */
+FO_EXTERN void fo_lease_keeper_close(fo_lease_keeper *keeper);
+
+/*
+ * Finish the switches a previous process left: every group in state
+ * SWITCHING is published (if the server does not have it yet), verified
+ * on every server and settled, and one report comes for the set. This is
+ * what an agent runs after opening a durable registry (and, first,
+ * fo_publisher_reconcile()): a crash between a switch's commit and its
+ * UPDATE then loses nothing. With no such group the report comes at once
+ * from the loop, with `groups` 0.
+ *
+ * Returns 0 (the callback will come), FO_EINVAL, FO_ERANGE, FO_ECLOSING,
+ * FO_ENOMEM, FO_EIO.
+ */
+FO_EXTERN int fo_switch_resume(fo_publisher *pub, fo_verifier *verifier,
+                               uint32_t until_ms, fo_switch_fn cb,
+                               void *userdata);
 
 #ifdef __cplusplus
 }
