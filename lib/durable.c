@@ -276,6 +276,10 @@ int fo_registry_revision(const fo_registry *reg, uint64_t *out) {
   return 0;
 }
 
+int fo__registry_in_batch(const fo_registry *reg) {
+  return reg->batch_depth > 0;
+}
+
 int fo_registry_poisoned(const fo_registry *reg) {
   return reg != NULL && reg->poisoned;
 }

@@ -188,6 +188,8 @@ void fo__dirty_group(fo_group *group);
 void fo__dirty_stack(fo_stack *stack);
 void fo__dirty_counters(fo_registry *reg);
 void fo__durable_free(fo_registry *reg);
+/* Also declared for the engines in publish_internal.h. */
+int fo__registry_in_batch(const fo_registry *reg);
 
 /* stack.c: creation with a given id (0: the next one), and a stack's whole
  * state from a store row (load and refresh). */

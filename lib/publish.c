@@ -516,6 +516,12 @@ static void kick_cb(uv_timer_t *t) {
     pub->error = FO_EPOISONED;
     pub->error_pending = 1;
   }
+  /* Changes of an open batch are not in the store yet: wait for its
+   * commit before sending any of them. */
+  if (!pub->error && fo__registry_in_batch(pub->reg)) {
+    arm_kick_in(pub, 1);
+    return;
+  }
 
   /* Published groups: the watchers (switch workflow), then the user. The
    * list is taken first: callbacks may change the registry, which queues

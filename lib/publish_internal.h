@@ -27,4 +27,8 @@ uv_loop_t *fo__publisher_loop(const fo_publisher *pub);
 const fo_allocator *fo__publisher_alloc(const fo_publisher *pub);
 int fo__publisher_closing(const fo_publisher *pub);
 
+/* durable.c: 1 while a batch is open on `reg` (its changes are not in the
+ * store yet, so the publisher holds them back). */
+int fo__registry_in_batch(const fo_registry *reg);
+
 #endif

@@ -46,6 +46,12 @@ void fo_store_close(fo_store *store) {
   free(store);
 }
 
+int fo_store_revision(fo_store *store, uint64_t *out) {
+  if (store == NULL || out == NULL)
+    return FO_EINVAL;
+  return store->be.revision(store->self, out);
+}
+
 size_t fo_store_changes_count(const fo_store_changes *changes) {
   return changes ? changes->count : 0;
 }

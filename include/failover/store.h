@@ -10,17 +10,21 @@
  * fo_group_*, fo_op_apply) runs: the pure check -> prepare (allocate, draw
  * the address) -> the store's `begin` (takes the write lock and compares
  * revisions) -> apply in memory -> the store's `commit` of the rows the call
- * changed. A call refused by a rule, by FO_ENOMEM, by FO_ESTALE or by a
- * failed `begin` changes nothing, in memory or in the store. If `commit`
- * itself fails (write or fsync error, full disk), the memory already holds
- * the change the store may or may not have: the call returns the store's
+ * changed. A call refused by a rule, by FO_ENOMEM before `begin`, by
+ * FO_ESTALE or by a failed `begin` changes nothing, in memory or in the
+ * store. If the commit fails after `begin` (write or fsync error, full disk,
+ * or memory running out while the rows are built), the memory already
+ * holds the change the store may or may not have: the call returns that
  * code and the registry is *poisoned*: every later mutation returns
  * FO_EPOISONED until the registry is freed and opened again from the store.
- * Nothing the store acknowledged is ever lost.
+ * Nothing the store acknowledged is ever lost (with the SQLite backend:
+ * under synchronous=FULL, the default; see FO_STORE_SYNC_NORMAL).
  *
  * Change events are delivered while the call runs, before its commit; they
  * report the registry's new desired state. Publishers send from the loop,
- * after the call returned, and do not send from a poisoned registry.
+ * after the call returned; they do not send while a batch is open, nor from
+ * a poisoned registry. Keep a batch within one turn of the loop: it holds
+ * the store's write lock, so other processes' writes wait for it.
  *
  * State, not derived data: records follow from stacks and groups, so a new
  * load balancer that re-targets 100,000 groups writes one stack row.
@@ -197,6 +201,11 @@ typedef struct fo_store_backend {
 FO_EXTERN int fo_store_new(fo_store **out, const fo_store_backend *backend,
                            void *self);
 
+/* The store's current revision: a follower whose fo_registry_revision()
+ * is lower has commits to fetch with fo_registry_refresh(). Returns 0,
+ * FO_EINVAL, FO_ESTOREIO. */
+FO_EXTERN int fo_store_revision(fo_store *store, uint64_t *out);
+
 /* Close a store (and its backend). Every registry opened on it must be
  * freed first. NULL is a no-op. */
 FO_EXTERN void fo_store_close(fo_store *store);
@@ -226,7 +235,8 @@ FO_EXTERN void fo_store_close(fo_store *store);
  * it was.
  *
  * Returns 0; FO_EINVAL (NULL, unknown flag, CREATE with READONLY);
- * FO_ENOENT (no such file without CREATE); FO_ENOTDB (not SQLite);
+ * FO_ENOENT (no such file without CREATE); FO_ENOSTORE (an empty file
+ * without CREATE); FO_ENOTDB (not SQLite);
  * FO_ENOTOURS (SQLite, not ours); FO_ESCHEMA (newer schema); FO_ECORRUPT
  * (damaged); FO_ESTOREIO; FO_ENOMEM.
  */
@@ -236,8 +246,9 @@ FO_EXTERN int fo_store_sqlite_open(fo_store **out, const char *path,
 /* ---- durable registries ----------------------------------------------------- */
 
 /*
- * Open a registry on `store`. An empty store (with FO_STORE_CREATE) is
- * initialised from `opts`: zone, default TTL and host-name template are
+ * Open a registry on `store`. A store that holds no registry yet (a file
+ * made with FO_STORE_CREATE) is initialised from `opts`, unless it is
+ * read-only: zone, default TTL and host-name template are
  * kept in the store. A store that has state is loaded: `opts->zone` must
  * name its zone (NULL accepts the stored one) and the stored TTL and
  * template win over `opts`; the random source and allocator come from
@@ -284,7 +295,7 @@ FO_EXTERN int fo_registry_refresh(fo_registry *reg);
 
 /*
  * Group every mutation until fo_registry_batch_commit() into one store
- * commit (fo_switch_stack() and reconcile do this). begin takes the store's
+ * commit (fo_switch_stack() does this; reconcile changes no state). begin takes the store's
  * write lock and checks the revision now, so FO_ESTALE comes here, not
  * later; other processes' writes wait until commit. Batches nest: only the
  * outermost commit writes. A refused call inside a batch changes nothing
