@@ -770,3 +770,101 @@ Test(store, two_processes_create_concurrently, .timeout = 240) {
   free(fresh);
   close_reg(reg, st);
 }
+
+/* ---- allocation failures on a durable registry -------------------------- */
+
+/* One scripted sequence of every kind of call; returns the first failing
+ * code, with `*done` the number of calls that succeeded. */
+static int script(fo_registry *reg, int *done) {
+  fo_stack *a = NULL, *b = NULL;
+  fo_group *g = NULL, *h = NULL;
+  int rc;
+#define STEP(call)                                                             \
+  do {                                                                         \
+    if ((rc = (call)) != 0)                                                    \
+      return rc;                                                               \
+    ++*done;                                                                   \
+  } while (0)
+  STEP(fo_stack_new(&a, reg, "alpha"));
+  STEP(fo_stack_new(&b, reg, "beta"));
+  STEP(fo_stack_add_server(a, FO_SERVER_WEB, "web1", NULL));
+  STEP(fo_stack_add_server(b, FO_SERVER_WEB, "web1", "www.example.org"));
+  STEP(fo_group_create(&g, reg, a, b));
+  STEP(fo_group_create(&h, reg, NULL, NULL));
+  STEP(fo_registry_batch_begin(reg));
+  STEP(fo_group_switch(g, FO_SLOT_BACKUP, 0));
+  STEP(fo_stack_add_server(a, FO_SERVER_LOAD_BALANCER, "lb1", NULL));
+  STEP(fo_registry_batch_commit(reg));
+  STEP(fo_group_settle(g));
+  STEP(fo_stack_rename(a, "gamma"));
+  STEP(fo_stack_rename_server(b, "web1", "web2"));
+  STEP(fo_stack_set_server_addresses(a, "lb1", "192.0.2.1", NULL));
+  STEP(fo_group_set_ttl(g, 30));
+  STEP(fo_group_delete(h));
+#undef STEP
+  return 0;
+}
+
+Test(store, allocation_failures_change_nothing_or_poison) {
+  int poisoned = 0, clean = 0;
+  for (size_t n = 1;; n++) {
+    const char *p = path_of("alloc.db");
+    unlink(p);
+    ft_alloc al;
+    ft_alloc_init(&al);
+    fo_registry_options o = ft_options(NULL, &al);
+    fo_store *st;
+    fo_registry *reg = NULL;
+    FT_OK(fo_store_sqlite_open(&st, p, FO_STORE_CREATE));
+    al.fail_at = n;
+    int rc = fo_registry_open(&reg, &o, st);
+    if (rc != 0) {
+      FT_RC(rc, FO_ENOMEM);
+      fo_store_close(st);
+      cr_assert_eq(al.live, 0, "open failure leaked %zu blocks", al.live);
+      continue;
+    }
+    int done = 0;
+    char *before = NULL;
+    rc = script(reg, &done);
+    if (rc == 0 && al.failures == 0) {
+      close_reg(reg, st);
+      cr_log_info("allocation failures: %zu points, %d clean, %d poisoned",
+                  n - 1, clean, poisoned);
+      break;
+    }
+    cr_assert(rc == FO_ENOMEM || rc == 0, "step %d: %s", done,
+              fo_err_name(rc));
+    al.fail_at = 0;
+    char *mem = ft_snapshot_stable(reg);
+    int was_poisoned = fo_registry_poisoned(reg);
+    if (was_poisoned) {
+      poisoned++;
+      fo_group *x = NULL;
+      FT_RC(fo_group_create(&x, reg, NULL, NULL), FO_EPOISONED);
+    } else {
+      clean++;
+    }
+    /* A batch the failure interrupted is still open: close it. */
+    while (fo_registry_batch_commit(reg) == 0)
+      ;
+    if (!was_poisoned) {
+      free(mem);
+      mem = ft_snapshot_stable(reg);
+    }
+    close_reg(reg, st);
+    cr_assert_eq(al.live, 0, "fail_at %zu leaked %zu blocks", n, al.live);
+    fo_store *st2;
+    fo_registry *again = open_reg(p, 0, &st2, NULL);
+    char *disk = ft_snapshot_stable(again);
+    if (!was_poisoned)
+      cr_assert_str_eq(disk, mem, "fail_at %zu: memory and disk differ", n);
+    char *bad = ft_invariant_violation(again);
+    cr_assert_null(bad, "%s", bad ? bad : "");
+    free(disk);
+    free(mem);
+    free(before);
+    close_reg(again, st2);
+    cr_assert_lt(n, 100000);
+  }
+}
