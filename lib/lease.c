@@ -56,7 +56,10 @@ int fo_lease_keeper_new(fo_lease_keeper **out, uv_loop_t *loop,
   if (out == NULL || loop == NULL || store == NULL || holder == NULL ||
       cb == NULL || ttl_ms < 30)
     return FO_EINVAL;
-  n = strlen(holder);
+  /* The store's rule for holders: 1..63 printable characters, no space. */
+  for (n = 0; holder[n] != '\0'; n++)
+    if ((unsigned char)holder[n] < 0x21 || (unsigned char)holder[n] > 0x7e)
+      return FO_EINVAL;
   if (n == 0 || n > 63)
     return FO_EINVAL;
   k = calloc(1, sizeof(*k));
