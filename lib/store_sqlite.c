@@ -26,8 +26,10 @@
 #include <time.h>
 
 /* Log entries kept for followers: a registry more than this many commits
- * behind gets FO_ECOMPACTED from refresh and must reopen. */
+ * behind gets FO_ECOMPACTED from refresh and must reopen (up to
+ * FO__LOG_PRUNE_EVERY more entries are kept between prunes). */
 #define FO__LOG_KEEP 10000
+#define FO__LOG_PRUNE_EVERY 256
 #define BUSY_TIMEOUT_MS 10000
 
 static const char schema_sql[] =
@@ -47,6 +49,7 @@ static const char schema_sql[] =
     "INSERT INTO meta VALUES('revision', 0);";
 
 enum {
+  ST_REVISION,
   ST_META_GET,
   ST_META_PUT,
   ST_STACK_PUT,
@@ -60,6 +63,11 @@ enum {
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
+    /* The newest log entry is the revision (the log is never pruned to
+     * empty); meta's 'revision' answers for a store never written. Not
+     * rewriting a meta row on every commit saves a page per commit. */
+    "SELECT coalesce((SELECT max(revision) FROM log),"
+    " (SELECT value FROM meta WHERE key = 'revision'))",
     "SELECT value FROM meta WHERE key = ?1",
     "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)",
     "INSERT OR REPLACE INTO stacks(id, name) VALUES(?1, ?2)",
@@ -142,6 +150,19 @@ static int meta_int(sq *s, const char *key, int64_t *out) {
   }
   sqlite3_reset(st);
   return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? FO_ENOENT : map(rc);
+}
+
+static int read_revision(sq *s, int64_t *out) {
+  sqlite3_stmt *st = s->st[ST_REVISION];
+  int rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    if (sqlite3_column_type(st, 0) != SQLITE_INTEGER)
+      rc = SQLITE_CORRUPT;
+    else
+      *out = sqlite3_column_int64(st, 0);
+  }
+  sqlite3_reset(st);
+  return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? FO_ECORRUPT : map(rc);
 }
 
 static int meta_put_int(sq *s, const char *key, int64_t v) {
@@ -423,7 +444,7 @@ static int sq_load(void *self, fo_store_loader *ld, uint64_t *revision) {
   int rc;
   if ((rc = exec(s, "BEGIN")) != 0)
     return rc;
-  rc = meta_int(s, "revision", &rev);
+  rc = read_revision(s, &rev);
   if (rc == FO_ENOENT || (rc == 0 && rev < 0))
     rc = FO_ECORRUPT;
   if (rc == 0)
@@ -450,7 +471,7 @@ static int sq_begin(void *self, uint64_t expected) {
     return FO_EBUSY;
   if ((rc = exec(s, "BEGIN IMMEDIATE")) != 0)
     return rc;
-  rc = meta_int(s, "revision", &rev);
+  rc = read_revision(s, &rev);
   if (rc == 0 && (uint64_t)rev != expected)
     rc = FO_ESTALE;
   if (rc != 0) {
@@ -559,12 +580,11 @@ static int sq_commit(void *self, const fo_store_changes *ch,
     sqlite3_bind_blob(st, 2, log, (int)log_len, SQLITE_STATIC);
     rc = step_done(st);
   }
-  if (rc == 0 && rev > FO__LOG_KEEP) {
+  /* Pruned in chunks: one delete per FO__LOG_PRUNE_EVERY commits. */
+  if (rc == 0 && rev > FO__LOG_KEEP && rev % FO__LOG_PRUNE_EVERY == 0) {
     sqlite3_bind_int64(s->st[ST_LOG_PRUNE], 1, (int64_t)(rev - FO__LOG_KEEP));
     rc = step_done(s->st[ST_LOG_PRUNE]);
   }
-  if (rc == 0)
-    rc = meta_put_int(s, "revision", (int64_t)rev);
   if (rc == 0)
     rc = exec(s, "COMMIT");
   if (rc != 0) {
@@ -585,7 +605,7 @@ static int sq_commit(void *self, const fo_store_changes *ch,
 static int sq_revision(void *self, uint64_t *out) {
   sq *s = self;
   int64_t rev = 0;
-  int rc = meta_int(s, "revision", &rev);
+  int rc = read_revision(s, &rev);
   if (rc == 0)
     *out = (uint64_t)rev;
   return rc == FO_ENOENT ? FO_ECORRUPT : rc;
@@ -599,7 +619,7 @@ static int sq_read_log(void *self, uint64_t after, fo_store_log_fn fn,
   int rc, step = SQLITE_DONE, own = !s->in_txn;
   if (own && (rc = exec(s, "BEGIN")) != 0)
     return rc;
-  rc = meta_int(s, "revision", &rev);
+  rc = read_revision(s, &rev);
   if (rc == 0 && (uint64_t)rev > after) {
     rc = query_int(s->db, "SELECT min(revision) FROM log", &oldest);
     if (rc == 0 && (uint64_t)oldest > after + 1)
