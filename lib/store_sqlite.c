@@ -137,11 +137,10 @@ static int step_done(sqlite3_stmt *st) {
   return rc == SQLITE_DONE ? 0 : map(rc);
 }
 
-static int meta_int(sq *s, const char *key, int64_t *out) {
-  sqlite3_stmt *st = s->st[ST_META_GET];
-  int rc;
-  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-  rc = sqlite3_step(st);
+/* Step a prepared one-column query: its integer, FO_ENOENT for no row,
+ * FO_ECORRUPT for a value of another type. */
+static int step_int(sqlite3_stmt *st, int64_t *out) {
+  int rc = sqlite3_step(st);
   if (rc == SQLITE_ROW) {
     if (sqlite3_column_type(st, 0) != SQLITE_INTEGER)
       rc = SQLITE_CORRUPT;
@@ -152,17 +151,14 @@ static int meta_int(sq *s, const char *key, int64_t *out) {
   return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? FO_ENOENT : map(rc);
 }
 
+static int meta_int(sq *s, const char *key, int64_t *out) {
+  sqlite3_bind_text(s->st[ST_META_GET], 1, key, -1, SQLITE_STATIC);
+  return step_int(s->st[ST_META_GET], out);
+}
+
 static int read_revision(sq *s, int64_t *out) {
-  sqlite3_stmt *st = s->st[ST_REVISION];
-  int rc = sqlite3_step(st);
-  if (rc == SQLITE_ROW) {
-    if (sqlite3_column_type(st, 0) != SQLITE_INTEGER)
-      rc = SQLITE_CORRUPT;
-    else
-      *out = sqlite3_column_int64(st, 0);
-  }
-  sqlite3_reset(st);
-  return rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? FO_ECORRUPT : map(rc);
+  int rc = step_int(s->st[ST_REVISION], out);
+  return rc == FO_ENOENT ? FO_ECORRUPT : rc;
 }
 
 static int meta_put_int(sq *s, const char *key, int64_t v) {
