@@ -16,7 +16,7 @@
 #define NS_PER_MS 1000000.0
 #define MAX_UNTIL_MS (24u * 3600u * 1000u)
 
-enum { WAITING, VERIFYING, DONE }; /* an item's phase */
+enum { WAITING, VERIFYING, SETTLING, DONE }; /* an item's phase */
 
 typedef struct fo__switch_op fo__switch_op;
 
@@ -46,6 +46,9 @@ struct fo__switch_op {
   double first_match_ms;
   uv_timer_t timer; /* the deadline; or completes an op with nothing to
                        wait for */
+  uv_timer_t settle_timer; /* settles the verified items of a loop turn */
+  size_t to_settle;        /* items in phase SETTLING */
+  int open_handles;
   fo__switch_item *items;
 };
 
@@ -56,8 +59,16 @@ static double ms_since(uint64_t t0) {
 static void op_free(uv_handle_t *h) {
   fo__switch_op *op = h->data;
   fo_allocator a = op->alloc;
+  if (--op->open_handles > 0)
+    return;
   fo__free(&a, op->items);
   fo__free(&a, op);
+}
+
+/* Close both timers; the op is freed once both are closed. */
+static void op_close(fo__switch_op *op) {
+  uv_close((uv_handle_t *)&op->timer, op_free);
+  uv_close((uv_handle_t *)&op->settle_timer, op_free);
 }
 
 static void finish(fo__switch_op *op) {
@@ -75,7 +86,7 @@ static void finish(fo__switch_op *op) {
   if (op->verifier != NULL)
     fo__verifier_unlisten_close(op->verifier, &op->on_verifier_close);
   op->cb(&r, op->userdata);
-  uv_close((uv_handle_t *)&op->timer, op_free);
+  op_close(op);
 }
 
 static void item_failed(fo__switch_item *it, int error) {
@@ -85,6 +96,37 @@ static void item_failed(fo__switch_item *it, int error) {
   if (op->error == 0)
     op->error = error;
   if (++op->finished == op->count)
+    finish(op);
+}
+
+/* Open a batch; a durable registry behind its store catches up first. */
+static int begin_settling(fo_registry *reg) {
+  int rc = fo_registry_batch_begin(reg);
+  if (rc == FO_ESTALE && fo_registry_refresh(reg) == 0)
+    rc = fo_registry_batch_begin(reg);
+  return rc;
+}
+
+static void settle_verified(uv_timer_t *t) {
+  fo__switch_op *op = t->data;
+  fo_registry *reg = fo__publisher_registry(op->pub);
+  size_t k;
+  int batch = begin_settling(reg) == 0;
+  for (k = 0; k < op->count; k++) {
+    fo__switch_item *it = &op->items[k];
+    if (it->phase != SETTLING)
+      continue;
+    /* Another settle may have come first (FO_ENOTSWITCHING): that is no
+     * failure of this switch. Without a batch (the store refused it),
+     * each settle is tried on its own. */
+    (void)fo_group_settle(it->group);
+    it->phase = DONE;
+    op->finished++;
+  }
+  op->to_settle = 0;
+  if (batch)
+    (void)fo_registry_batch_commit(reg);
+  if (op->finished == op->count)
     finish(op);
 }
 
@@ -104,17 +146,11 @@ static void verified(const fo_verify_result *res, void *userdata) {
   first += (double)(it->check_start_ns - op->t0) / NS_PER_MS;
   if (op->first_match_ms < 0 || first < op->first_match_ms)
     op->first_match_ms = first;
-  /* Confirmed in DNS: the switch is over. Another settle may have come
-   * first (FO_ENOTSWITCHING); that is no failure of this one. A durable
-   * registry behind its store catches up first and settles then. */
-  if (fo_group_settle(it->group) == FO_ESTALE) {
-    fo_registry *reg = NULL;
-    fo_group_registry(it->group, &reg);
-    if (fo_registry_refresh(reg) == 0)
-      (void)fo_group_settle(it->group);
-  }
-  if (++op->finished == op->count)
-    finish(op);
+  /* Confirmed in DNS: the switch is over. The items verified in one turn
+   * of the loop are settled together, in one store commit. */
+  it->phase = SETTLING;
+  if (op->to_settle++ == 0)
+    (void)uv_timer_start(&op->settle_timer, settle_verified, 0, 0);
 }
 
 static void published(fo_group *g, int error, void *userdata) {
@@ -195,6 +231,13 @@ static int op_new(fo__switch_op **out, fo_publisher *pub, fo_verifier *v,
   }
   op->timer.data = op;
   op->alloc = *a;
+  if (uv_timer_init(fo__publisher_loop(pub), &op->settle_timer) != 0) {
+    op->open_handles = 1;
+    uv_close((uv_handle_t *)&op->timer, op_free);
+    return FO_EIO;
+  }
+  op->settle_timer.data = op;
+  op->open_handles = 2;
   op->pub = pub;
   op->verifier = v;
   op->cb = cb;
@@ -274,7 +317,7 @@ int fo_switch_group(fo_publisher *pub, fo_verifier *verifier, fo_group *group,
   if ((rc = switch_item(op, group, to, flags)) != 0) {
     /* Refused: nothing changed, no callback. */
     fo__verifier_unlisten_close(verifier, &op->on_verifier_close);
-    uv_close((uv_handle_t *)&op->timer, op_free);
+    op_close(op);
     return rc;
   }
   start_or_complete(op);

@@ -663,3 +663,48 @@ Test(store_publish, resume_without_reconcile) {
   sp_expect_dns(names, OLD_TARGET);
   sp_resume(names, SP_NO_RECONCILE);
 }
+
+Test(store_publish, bulk_switch_commits_in_batches) {
+  /* Switching every group off a lost stack is one commit, and the settles
+   * of the groups verified in one loop turn are one more each turn: far
+   * fewer commits than groups (one per settle would be N + 1). */
+  char names[N_GROUPS][FO_NAME_BUFSIZE];
+  sp_create_published(names);
+  sp_ctx c;
+  memset(&c, 0, sizeof c);
+  sp_open(&c, 0);
+  sp_loop(&c);
+  sp_publisher(&c);
+  sp_verifier(&c);
+  uint64_t r0 = 0, r1 = 0;
+  FT_OK(fo_registry_revision(c.reg, &r0));
+  fo_stack *east = NULL;
+  FT_OK(fo_registry_find_stack(c.reg, "east", &east));
+  sp_switch sw = {0};
+  sw.c = &c;
+  c.in_start = 1;
+  int rc = fo_switch_stack(c.pub, c.ver, east, 30000, sp_switch_cb, &sw);
+  c.in_start = 0;
+  cr_assert_eq(rc, 0, "fo_switch_stack: %s", fo_err_name(rc));
+  FT_OK(fo_registry_revision(c.reg, &r1));
+  cr_assert_eq(r1, r0 + 1, "the switches took %llu commits",
+               (unsigned long long)(r1 - r0));
+  sp_run_until(&c, pred_switched, &sw, 40000, "the switch report");
+  cr_assert_eq(sw.r.error, 0, "report error %s", fo_err_name(sw.r.error));
+  cr_assert_eq(sw.r.groups, N_GROUPS);
+  cr_assert_eq(sw.r.failed, 0);
+  FT_OK(fo_registry_revision(c.reg, &r1));
+  cr_log_info("bulk switch of %d groups: %llu commits", N_GROUPS,
+              (unsigned long long)(r1 - r0));
+  cr_assert_lt(r1 - r0, (uint64_t)N_GROUPS + 1, "one commit per settle");
+  sp_expect_state(c.reg, names, FO_GROUP_SERVING, FO_SLOT_BACKUP,
+                  "after the bulk switch");
+  sp_close_loop(&c);
+  sp_close_store(&c);
+  /* and the store agrees */
+  memset(&c, 0, sizeof c);
+  sp_open(&c, 0);
+  sp_expect_state(c.reg, names, FO_GROUP_SERVING, FO_SLOT_BACKUP,
+                  "reopened after the bulk switch");
+  sp_close_store(&c);
+}
