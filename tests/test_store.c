@@ -868,3 +868,49 @@ Test(store, allocation_failures_change_nothing_or_poison) {
     cr_assert_lt(n, 100000);
   }
 }
+
+/* ---- state, not derived data -------------------------------------------- */
+
+static int64_t sql_int(const char *path, const char *query) {
+  sqlite3 *db;
+  sqlite3_stmt *st;
+  int64_t v = -1;
+  cr_assert_eq(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL),
+               SQLITE_OK);
+  cr_assert_eq(sqlite3_prepare_v2(db, query, -1, &st, NULL), SQLITE_OK);
+  if (sqlite3_step(st) == SQLITE_ROW)
+    v = sqlite3_column_int64(st, 0);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return v;
+}
+
+Test(store, a_new_load_balancer_writes_one_stack_not_every_group) {
+  const char *p = path_of("fanout.db");
+  fo_store *st;
+  fo_registry *reg = open_reg(p, FO_STORE_CREATE, &st, NULL);
+  fo_stack *shop = ft_stack(reg, "shop", 1, 0);
+  FT_OK(fo_registry_batch_begin(reg));
+  for (int i = 0; i < 2000; i++)
+    ft_group(reg, shop, NULL);
+  FT_OK(fo_registry_batch_commit(reg));
+  ft_events ev = {0};
+  FT_OK(fo_registry_subscribe(reg, ft_events_cb, &ev, NULL));
+  FT_OK(fo_stack_add_server(shop, FO_SERVER_LOAD_BALANCER, "lb1", NULL));
+  cr_assert_eq(ev.n, 2000, "every group follows the new web head");
+  /* The commit is the stack row (with its two servers) and the counters:
+   * a few dozen bytes, not 2000 group rows. */
+  int64_t entry = sql_int(p, "SELECT length(entry) FROM log"
+                             " ORDER BY revision DESC LIMIT 1");
+  cr_assert(entry > 0 && entry < 100, "the commit logged %lld bytes",
+            (long long)entry);
+  ft_events_free(&ev);
+  close_reg(reg, st);
+  /* and the reopened registry derives the new targets */
+  reg = open_reg(p, 0, &st, NULL);
+  fo_group *g = fo_registry_next_group(reg, NULL);
+  fo_target t;
+  FT_OK(fo_group_target(g, &t));
+  cr_assert_str_eq(t.host_name, "lb1.shop." FT_ZONE);
+  close_reg(reg, st);
+}
