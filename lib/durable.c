@@ -293,11 +293,12 @@ typedef struct refresh_ctx {
 
 static int apply_rows(fo_registry *reg, const fo_store_row *rows,
                       size_t count) {
-  size_t i;
-  int rc = 0;
+  int rc;
   reg->replaying = 1;
-  for (i = 0; i < count && rc == 0; i++)
-    rc = fo__row_apply(reg, &rows[i]);
+  if (count == 1)
+    rc = fo__row_apply(reg, rows);
+  else
+    rc = fo__rows_apply(reg, rows, count);
   reg->replaying = 0;
   return rc;
 }

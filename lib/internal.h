@@ -54,6 +54,7 @@ struct fo_stack {
   uint32_t id;    /* stable id (store rows), never reused */
   uint8_t removed;
   uint8_t dirty; /* changed since the last store commit */
+  uint8_t parked; /* out of the name index while a store entry applies */
   char name[FO_LABEL_MAX + 1];
   fo__server_list servers[2]; /* [0] web servers, [1] load balancers */
   fo__head head;
@@ -200,8 +201,10 @@ int fo__stack_set_image(fo_stack *stack, const fo_store_stack_row *row);
 /* transition.c: a new group at the next slab position (reserved already). */
 fo_group *fo__group_place(fo_registry *reg, uint32_t code);
 
-/* store_apply.c: one store row into the registry (load and refresh). */
+/* store_apply.c: one store row into the registry (load and refresh), and
+ * the rows of one commit (refresh). */
 int fo__row_apply(fo_registry *reg, const fo_store_row *row);
+int fo__rows_apply(fo_registry *reg, const fo_store_row *rows, size_t count);
 
 /* Common handle checks; return 0 or a negative code. */
 int fo__check_stack(const fo_stack *stack);

@@ -169,11 +169,16 @@ int fo__stack_index_ops_find(const fo_registry *reg, const char *lower_name,
 }
 
 void fo__stack_index_remove(fo_registry *reg, fo_stack *stack) {
+  if (stack->parked) { /* out of the index already */
+    stack->parked = 0;
+    return;
+  }
   fo__index_remove(&reg->by_name, fo__index_tag(fo__hash_name(stack->name)),
                    stack->index);
 }
 
 void fo__stack_index_insert(fo_registry *reg, fo_stack *stack) {
+  stack->parked = 0;
   fo__index_insert(&reg->by_name, fo__index_tag(fo__hash_name(stack->name)),
                    stack->index);
 }

@@ -592,6 +592,8 @@ int fo__stack_set_image(fo_stack *stack, const fo_store_stack_row *row) {
     }
   }
   before = stack->servers[0].len + stack->servers[1].len;
+  if (stack->parked && strcmp(lower, stack->name) == 0)
+    fo__stack_index_insert(reg, stack); /* back under its own name */
   if (strcmp(lower, stack->name) != 0) {
     reason = FO_CHANGE_STACK_RENAMED;
     fo__stack_index_remove(reg, stack);

@@ -152,6 +152,36 @@ static int apply_group(fo_registry *reg, const fo_store_group_row *r) {
   return 0;
 }
 
+/*
+ * The rows of one commit. They are final images, so names may pass between
+ * stacks within a commit (a name freed by a rename or a removal taken by
+ * another stack; two stacks swapping names): the stacks that lose or change
+ * their name in this commit leave the name index first (parked), and each
+ * comes back under its new name as its row applies (a removed one never
+ * does). Nothing is reported for parking: no name changed yet.
+ */
+int fo__rows_apply(fo_registry *reg, const fo_store_row *rows, size_t count) {
+  size_t i;
+  int rc = 0;
+  for (i = 0; i < count; i++) {
+    const fo_store_row *r = &rows[i];
+    fo_stack *s;
+    if (r->kind != FO_ROW_STACK && r->kind != FO_ROW_STACK_REMOVED)
+      continue;
+    s = stack_by_id(reg, r->stack.id);
+    if (s == NULL || s->parked)
+      continue;
+    if (r->kind == FO_ROW_STACK_REMOVED ||
+        (r->stack.name != NULL && strcmp(r->stack.name, s->name) != 0)) {
+      fo__stack_index_remove(reg, s);
+      s->parked = 1;
+    }
+  }
+  for (i = 0; i < count && rc == 0; i++)
+    rc = fo__row_apply(reg, &rows[i]);
+  return rc;
+}
+
 int fo__row_apply(fo_registry *reg, const fo_store_row *row) {
   switch (row->kind) {
   case FO_ROW_SETTINGS:

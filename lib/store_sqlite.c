@@ -85,6 +85,7 @@ typedef struct sq {
   sqlite3 *db;
   int readonly;
   int in_txn;        /* between begin and commit/rollback */
+  int wal;           /* journal_mode is WAL (checked at the first write) */
   uint64_t expected; /* revision at begin */
   sqlite3_stmt *st[ST_COUNT];
 } sq;
@@ -457,6 +458,27 @@ static int sq_load(void *self, fo_store_loader *ld, uint64_t *revision) {
 
 /* ---- writes ----------------------------------------------------------- */
 
+/* Our files are in WAL mode (readers never block the writer). Set at the
+ * first write, not at open, so that opening never writes to a file. */
+static int ensure_wal(sq *s) {
+  sqlite3_stmt *st;
+  int rc, wal = 0;
+  if (s->wal)
+    return 0;
+  rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL);
+  if (rc != SQLITE_OK)
+    return map(rc);
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    const unsigned char *mode = sqlite3_column_text(st, 0);
+    wal = mode != NULL && strcmp((const char *)mode, "wal") == 0;
+  }
+  sqlite3_finalize(st);
+  if (!wal && (rc = exec(s, "PRAGMA journal_mode=WAL")) != 0)
+    return rc;
+  s->wal = 1;
+  return 0;
+}
+
 static int sq_begin(void *self, uint64_t expected) {
   sq *s = self;
   int64_t rev = 0;
@@ -465,6 +487,8 @@ static int sq_begin(void *self, uint64_t expected) {
     return FO_EREADONLY;
   if (s->in_txn)
     return FO_EBUSY;
+  if ((rc = ensure_wal(s)) != 0)
+    return rc;
   if ((rc = exec(s, "BEGIN IMMEDIATE")) != 0)
     return rc;
   rc = read_revision(s, &rev);
@@ -699,6 +723,8 @@ static int in_write(sq *s, int (*fn)(sq *, void *), void *arg) {
     return FO_EREADONLY;
   if (s->in_txn)
     return fn(s, arg);
+  if ((rc = ensure_wal(s)) != 0)
+    return rc;
   if ((rc = exec(s, "BEGIN IMMEDIATE")) != 0)
     return rc;
   rc = fn(s, arg);
@@ -830,18 +856,26 @@ static int check_identity(sq *s, int *fresh) {
   }
 }
 
+/* Schema, application_id and user_version in one transaction: a process
+ * that dies before its commit leaves an empty database, which the next
+ * open creates again (never a file half ours). Another process creating
+ * the same file at the same time waits for the lock and then finds it
+ * made. WAL comes later, at the first write (ensure_wal). */
 static int create_schema(sq *s) {
   char sql[128];
+  int64_t app = 0;
   int rc;
-  if ((rc = exec(s, "PRAGMA journal_mode=WAL")) != 0)
-    return rc;
   if ((rc = exec(s, "BEGIN IMMEDIATE")) != 0)
     return rc;
-  snprintf(sql, sizeof(sql), "PRAGMA application_id=%d; PRAGMA user_version=%d",
-           FO_STORE_SQLITE_APPLICATION_ID, FO_STORE_SQLITE_SCHEMA);
-  rc = exec(s, sql);
-  if (rc == 0)
-    rc = exec(s, schema_sql);
+  rc = query_int(s->db, "PRAGMA application_id", &app);
+  if (rc == 0 && app != FO_STORE_SQLITE_APPLICATION_ID) {
+    snprintf(sql, sizeof(sql),
+             "PRAGMA application_id=%d; PRAGMA user_version=%d",
+             FO_STORE_SQLITE_APPLICATION_ID, FO_STORE_SQLITE_SCHEMA);
+    rc = exec(s, sql);
+    if (rc == 0)
+      rc = exec(s, schema_sql);
+  }
   if (rc == 0)
     rc = exec(s, "COMMIT");
   else

@@ -914,3 +914,31 @@ Test(store, a_new_load_balancer_writes_one_stack_not_every_group) {
   cr_assert_str_eq(t.host_name, "lb1.shop." FT_ZONE);
   close_reg(reg, st);
 }
+
+Test(store, refresh_follows_names_passed_between_stacks_in_a_batch) {
+  const char *p = path_of("names.db");
+  fo_store *sa, *sb;
+  fo_registry *a = open_reg(p, FO_STORE_CREATE, &sa, NULL);
+  fo_registry *b = open_reg(p, 0, &sb, NULL);
+  fo_stack *x = ft_stack(a, "x", 1, 0), *y = ft_stack(a, "y", 1, 0);
+  fo_stack *z = ft_stack(a, "z", 1, 0);
+  ft_group(a, x, y);
+  FT_OK(fo_registry_refresh(b));
+  /* one batch: swap x and y (through a third name), remove z and make a
+   * new stack called z */
+  FT_OK(fo_registry_batch_begin(a));
+  FT_OK(fo_stack_rename(x, "tmp"));
+  FT_OK(fo_stack_rename(y, "x"));
+  FT_OK(fo_stack_rename(x, "y"));
+  FT_OK(fo_stack_remove(z));
+  ft_stack(a, "z", 0, 1);
+  FT_OK(fo_registry_batch_commit(a));
+  FT_OK(fo_registry_refresh(b));
+  cr_assert_eq(fo_registry_poisoned(b), 0);
+  char *ta = ft_snapshot_stable(a), *tb = ft_snapshot_stable(b);
+  cr_assert_str_eq(tb, ta);
+  free(ta);
+  free(tb);
+  close_reg(a, sa);
+  close_reg(b, sb);
+}
