@@ -90,17 +90,17 @@ int fo__address_draw(fo_registry *reg, uint32_t *code) {
 
   if (reg->groups_total >= space)
     return FO_EEXHAUSTED;
+  /* Every draw counts, rejected ones too: a source that only ever yields
+   * values above the limit (all 0xFF bytes) still ends in the fallback. */
   for (tries = 0; tries < FO__DRAW_TRIES; tries++) {
     unsigned char b[4];
     uint32_t v;
-    do {
-      if ((rc = random_bytes(reg, b, sizeof(b))) != 0)
-        return rc;
-      v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
-          (uint32_t)b[3];
-    } while (v > limit);
+    if ((rc = random_bytes(reg, b, sizeof(b))) != 0)
+      return rc;
+    v = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 |
+        (uint32_t)b[3];
     c = v % space;
-    if (!fo__address_known(reg, c)) {
+    if (v <= limit && !fo__address_known(reg, c)) {
       *code = c;
       return 0;
     }
@@ -164,9 +164,8 @@ int fo__address_parse(const fo_registry *reg, const char *text,
       return FO_ENOENT; /* a well-formed name, but another zone's */
     else
       return FO_EBADNAME;
-  } else if (n > FO_ADDRESS_LABEL_LEN && text[n - 1] == '.') {
-    return FO_EBADNAME; /* "DDD-DDD-DDD." names a top-level domain */
   }
+  /* "DDD-DDD-DDD." is the bare label with a trailing dot, as documented. */
   *code = c;
   return 0;
 }

@@ -263,6 +263,43 @@ Test(lookup, find_group_bad_names) {
   fo_registry_free(reg);
 }
 
+/* The bare label with a trailing dot is the documented short form. */
+Test(lookup, find_group_bare_label_trailing_dot) {
+  fo_registry *reg = ft_registry(NULL, NULL);
+  fo_group *g = ft_group(reg, NULL, NULL);
+  char a[FO_NAME_BUFSIZE], form[FO_NAME_BUFSIZE];
+  snprintf(form, sizeof form, "%.*s.", FO_ADDRESS_LABEL_LEN, ft_address(g, a));
+  fo_group *f = NULL;
+  FT_OK(fo_registry_find_group(reg, form, &f));
+  cr_assert_eq(f, g);
+  FT_RC(fo_registry_find_group(reg, "123-456-789.", &f), FO_ENOENT);
+  fo_registry_free(reg);
+}
+
+/* A random source whose every value is thrown away by the rejection
+ * sampling (all 0xFF bytes) must not hang create: rejected draws count
+ * toward the fallback. */
+static int all_ff(void *buf, size_t len, void *userdata) {
+  (void)userdata;
+  memset(buf, 0xFF, len);
+  return 0;
+}
+
+Test(address, source_rejected_forever_still_creates, .timeout = 10) {
+  fo_registry_options o = ft_options(NULL, NULL);
+  o.random = all_ff;
+  fo_registry *reg = NULL;
+  FT_OK(fo_registry_new(&reg, &o));
+  ft_strset seen = {0};
+  for (int i = 0; i < 50; i++) {
+    fo_group *g = ft_group(reg, NULL, NULL);
+    char a[FO_NAME_BUFSIZE];
+    cr_assert(ft_strset_add(&seen, ft_address(g, a)), "%s twice", a);
+  }
+  ft_strset_free(&seen);
+  fo_registry_free(reg);
+}
+
 /* "<label>.<zone>.." has an empty last label: malformed, not merely unknown. */
 Test(lookup, find_group_double_trailing_dot) {
   fo_registry *reg = ft_registry(NULL, NULL);

@@ -114,7 +114,8 @@ FO_EXTERN int fo_registry_stack_count(const fo_registry *reg, size_t *out);
 
 /*
  * Look up a group by its address: the full name ("414-262-781.zone", with or
- * without trailing dot, any case) or the bare label ("414-262-781").
+ * without trailing dot, any case) or the bare label ("414-262-781", also
+ * with a trailing dot).
  *
  * Returns 0 with `*out` set; FO_ENOENT (never allocated here, or a name in
  * another zone); FO_EDELETED (a tombstone: the address belonged to a deleted
