@@ -155,7 +155,7 @@ static int open_publisher(bench *b, uint32_t batch, uint32_t in_flight) {
 
 static void close_publisher(bench *b) {
   /* Let switch operations that have reported release their handles first:
-   * lib/switch.c's op_free() reads the publisher's allocator, so closing
+   * lib/engine/switch.c's op_free() reads the publisher's allocator, so closing
    * the publisher in the same loop pass as a switch report crashes
    * (reported; tests/support/publish_scenarios.c close_with_work shows
    * it). */

@@ -1,5 +1,5 @@
 /*
- * fuzz_dns_parse.c - libFuzzer target for the DNS codec (lib/wire.h).
+ * fuzz_dns_parse.c - libFuzzer target for the DNS codec (lib/dns/wire.h).
  *
  * Beyond "no crash, no hang", it checks the properties the verifier relies
  * on: every name that reads back is text that encodes again to a name of

@@ -1,8 +1,9 @@
 /*
  * failover.h - libfailover, the failover-group library.
  *
- * Including this header pulls in the whole model API. It needs no libuv or
- * DNS headers: the model does no I/O and runs no loop.
+ * Including this header pulls in the model API, the store and TSIG keys. It
+ * needs no libuv or DNS headers: none of these runs a loop. The engines
+ * that do are in <failover/verify.h> and <failover/publish.h>.
  */
 #ifndef FAILOVER_H
 #define FAILOVER_H
@@ -16,5 +17,6 @@
 #include "failover/records.h"
 #include "failover/feed.h"
 #include "failover/store.h"
+#include "failover/tsig.h"
 
 #endif /* FAILOVER_H */

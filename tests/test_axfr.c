@@ -1,5 +1,5 @@
 /*
- * test_axfr.c - the AXFR client (lib/axfr.c) against real knotd and named on
+ * test_axfr.c - the AXFR client (lib/engine/axfr.c) against real knotd and named on
  * loopback, and against fake peers (tests/support/dns_peer.h).
  *
  * Servers: one knotd and one named, started once in the Criterion runner

@@ -1,5 +1,5 @@
 /*
- * test_tsig.c - TSIG (lib/tsig.h): requests signed by the library and
+ * test_tsig.c - TSIG (lib/dns/tsig.h): requests signed by the library and
  * replies signed here by a small "server" that computes its MAC with
  * OpenSSL's HMAC() straight from RFC 8945 4.3, so that the library's
  * layout is checked against an independent one; key-file text parsing.

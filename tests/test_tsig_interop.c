@@ -1,6 +1,6 @@
 /*
- * test_tsig_interop.c - UPDATE messages from lib/update.h, signed with
- * lib/tsig.h, sent over plain UDP to a real knotd and a real named on
+ * test_tsig_interop.c - UPDATE messages from lib/dns/update.h, signed with
+ * lib/dns/tsig.h, sent over plain UDP to a real knotd and a real named on
  * loopback; their signed replies verified with fo__tsig_verify(), and the
  * records looked up afterwards. Also what the servers say to a wrong
  * secret, an unknown key, a stale clock and no signature at all.

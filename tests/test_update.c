@@ -1,5 +1,5 @@
 /*
- * test_update.c - the RFC 2136 UPDATE builder (lib/update.h) and the RR
+ * test_update.c - the RFC 2136 UPDATE builder (lib/dns/update.h) and the RR
  * walker (fo__dns_each_rr): byte-exact messages written out by hand here,
  * marks and rollback, FO_ENOSPC leaving a usable builder.
  */

@@ -1,5 +1,5 @@
 /*
- * test_wire.c - the DNS message codec (lib/wire.h) on hand-built messages:
+ * test_wire.c - the DNS message codec (lib/dns/wire.h) on hand-built messages:
  * well-formed replies, compression, hostile pointers and lengths, CNAME
  * chains, and the query builder. Messages are assembled byte by byte here,
  * never with the encoder under test, so a bug cannot cancel itself out.

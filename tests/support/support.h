@@ -2,7 +2,7 @@
  * support.h - shared helpers for libfailover's Criterion tests.
  *
  * Compiled into every test executable (every .c file under tests/support). Only the public
- * headers (and lib/testing.h where a test needs it) are used: the helpers
+ * headers (and lib/model/testing.h where a test needs it) are used: the helpers
  * see the library exactly as a user does.
  */
 #ifndef FT_SUPPORT_H

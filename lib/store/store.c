@@ -2,7 +2,6 @@
  * store.c - a store: a backend's function table and its state, and the
  * accessors backends use on change sets.
  */
-#include "internal.h"
 #include "store_internal.h"
 
 #include <stdlib.h>

@@ -2,7 +2,8 @@
  * tsig_public.c - the public TSIG key object: a wrapper that owns a
  * fo__tsig_key (tsig_keyfile.c) and wipes it when freed.
  */
-#include <failover/publish.h>
+#include <failover.h>
+#include <failover/tsig.h>
 
 #include "tsig.h"
 
