@@ -60,8 +60,25 @@ set(STORE_FORBIDDEN ${DNS_HEADERS} ${ENGINE_HEADERS} ${ENGINE_PUBLIC}
     ${LOOP_AND_WIRE})
 check(store STORE_FORBIDDEN "^openssl/")
 
+# Public headers: only the engine headers may bring in libuv.
+file(GLOB _public "${ROOT}/include/failover/*.h")
+list(APPEND _public "${ROOT}/include/failover.h")
+foreach(_f IN LISTS _public)
+  get_filename_component(_name "${_f}" NAME)
+  if(_name MATCHES "^(verify|publish|switch)\\.h$")
+    continue()
+  endif()
+  file(STRINGS "${_f}" _includes REGEX "^#[ \t]*include")
+  foreach(_line IN LISTS _includes)
+    if(_line MATCHES "uv\\.h|verify\\.h|publish\\.h|switch\\.h|ares\\.h")
+      list(APPEND failures "include/${_name}: ${_line}")
+    endif()
+  endforeach()
+endforeach()
+
 if(failures)
   list(JOIN failures "\n  " _text)
   message(FATAL_ERROR "layer rules broken:\n  ${_text}")
 endif()
-message(STATUS "layers: model, dns, engine and store include what they may")
+message(STATUS "layers: model, dns, engine and store include what they may; "
+               "only the engine headers bring in libuv")

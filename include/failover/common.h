@@ -40,4 +40,8 @@
  * transition table lets an operator override on purpose. */
 #define FO_FORCE 1u
 
+/* Every asynchronous close (verifier, publisher) calls this once, from the
+ * loop, after the engine released everything it held. */
+typedef void (*fo_closed_fn)(void *userdata);
+
 #endif /* FAILOVER_COMMON_H */

@@ -27,6 +27,7 @@
 #define FAILOVER_PUBLISH_H
 
 #include "verify.h"
+#include "reconcile.h"
 #include "store.h"
 #include "tsig.h"
 
@@ -36,7 +37,10 @@ extern "C" {
 
 /* ---- the publisher --------------------------------------------------------- */
 
+#ifndef FO__PUBLISHER_DECLARED /* also declared by <failover/switch.h> */
+#define FO__PUBLISHER_DECLARED
 typedef struct fo_publisher fo_publisher;
+#endif
 
 typedef enum fo_publish_state {
   FO_PUBLISH_PUBLISHED = 1, /* the server confirmed the current generation */
@@ -106,7 +110,7 @@ FO_EXTERN int fo_publisher_new(fo_publisher **out, uv_loop_t *loop,
  * change callback; the registry must then stay alive until `closed` ran.
  */
 FO_EXTERN void fo_publisher_close(fo_publisher *pub,
-                                  fo_verifier_closed_fn closed,
+                                  fo_closed_fn closed,
                                   void *userdata);
 
 /* Queue every live group of the registry. (Names of deleted groups that
@@ -138,32 +142,6 @@ FO_EXTERN int fo_publisher_resume(fo_publisher *pub);
 
 /* ---- reconcile ----------------------------------------------------------- */
 
-typedef enum fo_plan_action {
-  FO_PLAN_CREATE = 1, /* the zone lacks a group's records */
-  FO_PLAN_CHANGE = 2, /* the zone has other records at a group's name */
-  FO_PLAN_DELETE = 3  /* records at a name the registry says must be empty
-                         (a deleted, reserved or target-less group) */
-} fo_plan_action;
-
-typedef struct fo_plan_entry {
-  fo_plan_action action;
-  const char *name;     /* the group's address */
-  fo_group *group;      /* NULL for a deleted group */
-  const char *current;  /* presentation lines in the zone now, or "" */
-  const char *desired;  /* presentation lines wanted, or "" */
-} fo_plan_entry;
-
-typedef struct fo_plan {
-  int error;            /* 0, or why the zone could not be read */
-  size_t zone_records;  /* RRs read from the zone */
-  size_t owned_names;   /* names of the zone that belong to groups */
-  size_t count;
-  const fo_plan_entry *entries;
-} fo_plan;
-
-/* The plan and everything it points to are valid during the call only. */
-typedef void (*fo_plan_fn)(const fo_plan *plan, void *userdata);
-
 /*
  * Read the zone from the server by AXFR over TCP, signed with the key,
  * compare every owned name with the registry, and call `cb` once with the
@@ -176,61 +154,6 @@ typedef void (*fo_plan_fn)(const fo_plan *plan, void *userdata);
  */
 FO_EXTERN int fo_publisher_reconcile(fo_publisher *pub, int apply,
                                      fo_plan_fn cb, void *userdata);
-
-/* ---- the switch workflow ----------------------------------------------------- */
-
-typedef struct fo_switch_report {
-  int error;                  /* 0, or the first error met */
-  size_t groups;              /* groups switched */
-  size_t failed;              /* groups that did not complete */
-  uint32_t ttl;               /* largest TTL of the switched groups */
-  double published_ms;        /* switch -> the server confirmed (all) */
-  double first_match_ms;      /* switch -> first server answered the new
-                                 target (first group) */
-  double all_matched_ms;      /* switch -> every server, every group */
-  /* Worst case until resolvers follow: all_matched_ms + TTL. Under the
-   * 5-minute promise for the default TTL. */
-  double resolvers_follow_ms;
-} fo_switch_report;
-
-typedef void (*fo_switch_fn)(const fo_switch_report *report, void *userdata);
-
-/*
- * Switch `group` to slot `to` (fo_group_switch() with `flags`), publish it,
- * verify with `verifier` on every server it lists (primary and
- * secondaries) until all answer the new target, then settle the group.
- * `until_ms` (0: 300000, at most 24 h) bounds the whole: publishing
- * (retried while the primary is down) and verifying. `cb` runs once with
- * the timings: from the loop, or from fo_publisher_close() or
- * fo_verifier_close() (closing either makes the switch report
- * FO_ECANCELED).
- *
- * Returns 0 (the callback will come) or, with nothing changed: what
- * fo_group_switch() returned, FO_EINVAL, FO_EFOREIGN (a group of another
- * registry than the publisher's), FO_ERANGE (until_ms), FO_ECLOSING,
- * FO_ENOMEM, FO_EIO.
- */
-FO_EXTERN int fo_switch_group(fo_publisher *pub, fo_verifier *verifier,
-                              fo_group *group, fo_slot to, unsigned int flags,
-                              uint32_t until_ms, fo_switch_fn cb,
-                              void *userdata);
-
-/*
- * A data centre is lost: switch every group whose active stack is `failed`
- * and that has a stack in its other slot, publish, verify and settle them
- * all, and report once for the whole set. Groups that cannot switch (no
- * backup, no web head) count as failed; the others go on.
- *
- * On a durable registry every switch goes into one store commit (a
- * batch); a stale registry gets FO_ESTALE before anything changed.
- *
- * Returns 0 (the callback will come), FO_EINVAL, FO_EDELETED, FO_EFOREIGN,
- * FO_ERANGE, FO_ECLOSING, FO_ENOMEM, FO_EIO, FO_ESTALE, FO_EPOISONED,
- * FO_EREADONLY, FO_ELOCKED, FO_ESTOREIO.
- */
-FO_EXTERN int fo_switch_stack(fo_publisher *pub, fo_verifier *verifier,
-                              fo_stack *failed, uint32_t until_ms,
-                              fo_switch_fn cb, void *userdata);
 
 /* ---- the publisher lease, kept on the loop -------------------------------- */
 
@@ -271,24 +194,12 @@ FO_EXTERN int fo_lease_keeper_new(fo_lease_keeper **out, uv_loop_t *loop,
  * no-op. */
 FO_EXTERN void fo_lease_keeper_close(fo_lease_keeper *keeper);
 
-/*
- * Finish the switches a previous process left: every group in state
- * SWITCHING is published (if the server does not have it yet), verified
- * on every server and settled, and one report comes for the set. This is
- * what an agent runs after opening a durable registry (and, first,
- * fo_publisher_reconcile()): a crash between a switch's commit and its
- * UPDATE then loses nothing. With no such group the report comes at once
- * from the loop, with `groups` 0.
- *
- * Returns 0 (the callback will come), FO_EINVAL, FO_ERANGE, FO_ECLOSING,
- * FO_ENOMEM, FO_EIO.
- */
-FO_EXTERN int fo_switch_resume(fo_publisher *pub, fo_verifier *verifier,
-                               uint32_t until_ms, fo_switch_fn cb,
-                               void *userdata);
-
 #ifdef __cplusplus
 }
 #endif
+
+/* The switch workflow (fo_switch_group() and friends) has its own header;
+ * included here so that 0.1 sources that only include this one build. */
+#include "switch.h"
 
 #endif /* FAILOVER_PUBLISH_H */

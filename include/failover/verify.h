@@ -81,7 +81,8 @@ FO_EXTERN int fo_verifier_options_init(fo_verifier_options *opts,
 FO_EXTERN int fo_verifier_new(fo_verifier **out, uv_loop_t *loop,
                               const fo_verifier_options *opts);
 
-typedef void (*fo_verifier_closed_fn)(void *userdata);
+/* The 0.1 name of fo_closed_fn (<failover/common.h>); the same type. */
+typedef fo_closed_fn fo_verifier_closed_fn;
 
 /*
  * Close a verifier: every pending check's callback fires now with
@@ -90,7 +91,7 @@ typedef void (*fo_verifier_closed_fn)(void *userdata);
  * checks are refused with FO_ECLOSING from the start of the call. NULL is a
  * no-op. Must not be called twice.
  */
-FO_EXTERN void fo_verifier_close(fo_verifier *v, fo_verifier_closed_fn closed,
+FO_EXTERN void fo_verifier_close(fo_verifier *v, fo_closed_fn closed,
                                  void *userdata);
 
 /* ---- expectations -------------------------------------------------------- */
