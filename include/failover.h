@@ -18,5 +18,6 @@
 #include "failover/feed.h"
 #include "failover/store.h"
 #include "failover/tsig.h"
+#include "failover/reconcile.h"
 
 #endif /* FAILOVER_H */
