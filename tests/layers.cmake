@@ -2,7 +2,8 @@
 # ctest as "layers"). The pure model runs no loop and does no DNS: it never
 # includes libuv, c-ares, SQLite, OpenSSL, the engine headers or anything of
 # lib/dns and lib/engine. The DNS codec and TSIG include no engine and no
-# store; only ares_uv (the one place where c-ares meets libuv) includes both.
+# store; only the transports (ares_uv: c-ares on libuv; transport: our own
+# UDP/TCP exchanges on libuv) include the loop.
 # Store backends include no engine and no DNS code.
 #
 #   cmake -DROOT=<source dir> -P tests/layers.cmake
@@ -54,7 +55,7 @@ check(model MODEL_FORBIDDEN "^(openssl/|sqlite3)")
 
 set(DNS_FORBIDDEN ${ENGINE_HEADERS} ${STORE_HEADERS} ${ENGINE_PUBLIC}
     "failover/store.h" "sqlite3.h" ${LOOP_AND_WIRE})
-check(dns DNS_FORBIDDEN "^sqlite3" ares_uv.c ares_uv.h)
+check(dns DNS_FORBIDDEN "^sqlite3" ares_uv.c ares_uv.h transport.c transport.h)
 
 set(STORE_FORBIDDEN ${DNS_HEADERS} ${ENGINE_HEADERS} ${ENGINE_PUBLIC}
     ${LOOP_AND_WIRE})

@@ -10,7 +10,7 @@
 #include "common.h"
 
 #define FO_VERSION_MAJOR 0
-#define FO_VERSION_MINOR 1
+#define FO_VERSION_MINOR 2
 #define FO_VERSION_PATCH 0
 
 /* Suffix such as "-dev"; empty for releases. */
