@@ -907,6 +907,11 @@ static int apply_plan(fo_publisher *pub, const fo_plan *plan) {
     int rc;
     if (e->group != NULL) {
       rc = get_rec(pub, e->group, &i);
+      /* The zone differs from what was confirmed: the group is no longer
+       * published until this repair is (status never runs ahead of the
+       * server, and a refused repair reads failed, not published). */
+      if (rc == 0)
+        pub->recs[i].published_gen = 0;
     } else {
       rc = new_rec(pub, &i);
       if (rc == 0 &&

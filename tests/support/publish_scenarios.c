@@ -473,6 +473,8 @@ typedef struct ps_plan {
   size_t zone_records, owned_names, count;
   ps_entry *e;
   ps_ctx *c;
+  size_t pending_at_plan;   /* fo_publisher_pending() inside the callback */
+  fo_publish_state *states; /* state of each entry's group in the callback */
 } ps_plan;
 
 static void ps_plan_cb(const fo_plan *plan, void *userdata) {
@@ -497,6 +499,18 @@ static void ps_plan_cb(const fo_plan *plan, void *userdata) {
     p->e[i].current = strdup(e->current);
     p->e[i].desired = strdup(e->desired);
   }
+  /* What a user sees the moment the plan is reported: nothing was sent
+   * yet, so nothing the plan repairs may read as published. */
+  cr_assert_eq(fo_publisher_pending(p->c->pub, &p->pending_at_plan), 0);
+  p->states = calloc(plan->count ? plan->count : 1, sizeof *p->states);
+  cr_assert_not_null(p->states);
+  for (size_t i = 0; i < plan->count; i++) {
+    fo_publish_status st;
+    if (plan->entries[i].group == NULL)
+      continue;
+    FT_OK(fo_publisher_group_status(p->c->pub, plan->entries[i].group, &st));
+    p->states[i] = st.state;
+  }
 }
 
 static void ps_plan_free(ps_plan *p) {
@@ -505,6 +519,7 @@ static void ps_plan_free(ps_plan *p) {
     free(p->e[i].desired);
   }
   free(p->e);
+  free(p->states);
   memset(p, 0, sizeof *p);
 }
 
@@ -952,9 +967,18 @@ void ft_ps_reconcile(ft_dns_kind kind) {
   cr_assert_eq(ps_pending(&c), 0);
   cr_assert_eq(ps_verify_name(&c, a, &web2), FO_VERIFY_MATCH);
 
-  /* Apply: the same plan, then published. */
+  /* Apply: the same plan, then published. Status never runs ahead of the
+   * server: when the plan is reported, every repair it queued is pending
+   * (the hand-edited group was published before, and is not any more). */
   ps_reconcile(&c, 1, &p);
   cr_assert_eq(p.count, 3, "%zu plan entries", p.count);
+  cr_assert_geq(p.pending_at_plan, 3, "pending %zu when the plan came",
+                p.pending_at_plan);
+  for (size_t i = 0; i < p.count; i++)
+    if (p.e[i].group != NULL)
+      cr_assert_neq(p.states[i], FO_PUBLISH_PUBLISHED,
+                    "%s reads published before the repair was sent",
+                    p.e[i].name);
   ps_plan_free(&p);
   ps_wait_published(&c, 10000);
   fo_group *all[] = {ga, gb, gn, gd};
