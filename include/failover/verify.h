@@ -127,7 +127,9 @@ typedef enum fo_verify_status {
   FO_VERIFY_TIMEOUT = 8,      /* no reply within timeout x tries */
   FO_VERIFY_UNREACHABLE = 9,  /* connection refused, network unreachable */
   FO_VERIFY_MALFORMED = 10,   /* a reply that is not a valid answer */
-  FO_VERIFY_OTHER_RCODE = 11  /* any other RCODE (FORMERR, NOTIMP, ...) */
+  FO_VERIFY_OTHER_RCODE = 11, /* any other RCODE (FORMERR, NOTIMP, ...) */
+  FO_VERIFY_TOO_LARGE = 12    /* more answer records than the verifier
+                                 reads (64): not judged on part of them */
 } fo_verify_status;
 
 /* A short lowercase name ("match", "nxdomain"); "unknown" otherwise. */

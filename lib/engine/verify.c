@@ -123,7 +123,7 @@ const char *fo_verify_status_name(fo_verify_status status) {
   static const char *const names[] = {
       "pending",  "match",   "mismatch", "nxdomain",    "nodata",
       "dangling", "servfail", "refused", "timeout",     "unreachable",
-      "malformed", "other-rcode"};
+      "malformed", "other-rcode", "too-large"};
   if ((unsigned)status < sizeof(names) / sizeof(names[0]))
     return names[status];
   return "unknown";

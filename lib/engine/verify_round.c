@@ -76,6 +76,10 @@ int fo__seen_add(fo__seen *s, const fo_allocator *a, int transport,
   fo__dns_follow_chain(msg, qname, qtype, c);
   if (c->loop && s->problem == FO_VERIFY_PENDING)
     s->problem = FO_VERIFY_MALFORMED; /* a CNAME loop is no answer */
+  /* Records past the ones the parser keeps were counted, not read: judging
+   * on part of an answer could call a different set a match. */
+  if (msg->ancount > msg->answer_count && s->problem == FO_VERIFY_PENDING)
+    s->problem = FO_VERIFY_TOO_LARGE;
 
   /* The first reply sets the chain, unless a later one shows a longer one
    * (they should agree; a server mid-update may not). */

@@ -113,6 +113,19 @@ static size_t make_reply(ft_dns_peer *peer, const unsigned char *q,
   case FT_PEER_NO_QUESTION:
     r[5] = 0;
     return 12;
+  case FT_PEER_MANY_ADDRESSES:
+    r[7] = FT_PEER_MANY_COUNT;
+    for (int i = 0; i < FT_PEER_MANY_COUNT; i++) {
+      static const unsigned char a_hdr[] = {0xC0, 0x0C, 0x00, 0x01, 0x00, 0x01,
+                                            0x00, 0x00, 0x00, 0x3C, 0x00, 0x04};
+      memcpy(r + o, a_hdr, sizeof a_hdr);
+      o += sizeof a_hdr;
+      r[o++] = 192;
+      r[o++] = 0;
+      r[o++] = 2;
+      r[o++] = (unsigned char)(i + 1);
+    }
+    return o;
   default:
     return 0;
   }
@@ -122,7 +135,7 @@ static void *peer_main(void *arg) {
   ft_dns_peer *peer = arg;
   int conns[PEER_MAX_CONN];
   size_t nconn = 0;
-  unsigned char buf[65536 + 2], reply[1024];
+  unsigned char buf[65536 + 2], reply[4096];
   for (;;) {
     struct pollfd pfd[3 + PEER_MAX_CONN];
     pfd[0] = (struct pollfd){peer->stop_pipe[0], POLLIN, 0};

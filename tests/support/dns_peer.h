@@ -19,6 +19,9 @@
 extern "C" {
 #endif
 
+/* A records in an FT_PEER_MANY_ADDRESSES answer. */
+#define FT_PEER_MANY_COUNT 70
+
 typedef enum ft_dns_peer_mode {
   /* Receive, never answer (TCP: accept, read, never answer). */
   FT_PEER_SILENT = 0,
@@ -41,7 +44,10 @@ typedef enum ft_dns_peer_mode {
    * start), AA set. */
   FT_PEER_RCODE,
   /* Right ID, QR+AA, but QDCOUNT 0 and no question. */
-  FT_PEER_NO_QUESTION
+  FT_PEER_NO_QUESTION,
+  /* Right ID and question, NOERROR, FT_PEER_MANY_COUNT A records for the
+   * name asked (more than the verifier reads). */
+  FT_PEER_MANY_ADDRESSES
 } ft_dns_peer_mode;
 
 typedef struct ft_dns_peer {

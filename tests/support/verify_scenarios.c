@@ -719,6 +719,10 @@ void ft_vs_malformed_replies(ft_dns_kind kind) {
   vs_peer_once(FT_PEER_TRUNCATED_RR, 0, &o, FO_VERIFY_MALFORMED, -2);
   vs_peer_once(FT_PEER_POINTER_LOOP, 0, &o, FO_VERIFY_MALFORMED, -2);
   vs_peer_once(FT_PEER_BAD_RDATA, 0, &o, FO_VERIFY_MALFORMED, -2);
+  /* 70 addresses: more than the verifier reads; said so, not judged on the
+   * first 64 (which would call a set that differs only beyond them a
+   * match). */
+  vs_peer_once(FT_PEER_MANY_ADDRESSES, 0, &o, FO_VERIFY_TOO_LARGE, 0);
 }
 
 void ft_vs_dropped_replies(ft_dns_kind kind) {
