@@ -2,7 +2,8 @@
  * fuzz_update_reply.c - libFuzzer target for what comes back from an
  * UPDATE: the RR walker (fo__dns_each_rr) and TSIG verification
  * (fo__tsig_verify) with a fixed key and request MAC; the bytes are also
- * tried as key-file text (fo__tsig_key_parse_text).
+ * tried as a zone-transfer stream (fo__tsig_stream_next) and as key-file
+ * text (fo__tsig_key_parse_text).
  *
  * Beyond "no crash, no leak": the walker's offsets must move forward and
  * stay inside the message, and the input signed with fo__tsig_sign must
@@ -69,6 +70,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   w.len = size;
   rc = fo__dns_each_rr(data, size, on_rr, &w);
   (void)fo__tsig_verify(&key, data, size, req_mac, sizeof req_mac, NOW);
+
+  /* The input as a zone-transfer stream: length-prefixed messages, each
+   * through the chained verification (no crash, no leak, no read past a
+   * message). */
+  {
+    fo__tsig_stream st;
+    size_t off = 0;
+    if (fo__tsig_stream_init(&st, &key, req_mac, sizeof req_mac) != 0)
+      abort();
+    while (size - off >= 2) {
+      size_t n = (size_t)data[off] << 8 | data[off + 1];
+      off += 2;
+      if (n > size - off)
+        break;
+      if (fo__tsig_stream_next(&st, data + off, n, off + n == size, NOW) != 0)
+        break;
+      off += n;
+    }
+    fo__tsig_stream_free(&st);
+  }
 
   /* The input as key-file text, too. */
   if (size < sizeof buf) {

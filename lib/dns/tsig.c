@@ -259,50 +259,102 @@ static int tsig_error(unsigned error) {
   }
 }
 
-int fo__tsig_verify(const fo__tsig_key *key, const uint8_t *msg, size_t len,
-                    const uint8_t *req_mac, size_t req_mac_len, uint64_t now) {
-  uint8_t key_wire[NAME_WIRE_MAX], alg_wire[NAME_WIRE_MAX], owner_wire[256];
-  uint8_t prefix[2], header[FO__DNS_HEADER_LEN], vars[VARS_MAX];
-  uint8_t digest[FO__TSIG_MAC_MAX];
-  piece pieces[PIECES_MAX];
+/* Where the message's TSIG RR is, decoded: FO_EUNSIGNED when there is
+ * none. RFC 8945 5.1: one TSIG, the last record of the additional
+ * section, ending the message. */
+static int locate_tsig(const uint8_t *msg, size_t len, size_t *offset,
+                       tsig_rr *t) {
   tsig_find f;
-  tsig_rr t;
-  size_t key_n, alg_n, digest_len = 0, np = 0;
-  uint64_t signed_at, fudge, skew;
-  unsigned error;
-  int n, rc;
-  if (!key_usable(key) || msg == NULL || req_mac_len > FO__TSIG_MAC_MAX ||
-      (req_mac == NULL && req_mac_len > 0))
-    return FO_EINVAL;
   memset(&f, 0, sizeof f);
   if (fo__dns_each_rr(msg, len, find_tsig, &f) != 0)
     return FO_EMALFORMED;
   if (f.tsigs == 0)
     return FO_EUNSIGNED;
-  /* RFC 8945 5.1: one TSIG, the last record of the additional section. */
   if (f.tsigs > 1 || f.index + 1 != f.count || f.section != 3)
     return FO_EMALFORMED;
-  if (read_tsig(msg, len, f.offset, &t) != 0)
+  if (read_tsig(msg, len, f.offset, t) != 0)
     return FO_EMALFORMED;
+  *offset = f.offset;
+  return 0;
+}
 
-  if ((n = canonical_name(key->name, key_wire)) < 0)
+/* The key's name and algorithm in canonical wire form. */
+typedef struct key_wire {
+  uint8_t name[NAME_WIRE_MAX], alg[NAME_WIRE_MAX];
+  size_t name_n, alg_n;
+} key_wire;
+
+static int key_to_wire(const fo__tsig_key *key, key_wire *w) {
+  int n = canonical_name(key->name, w->name);
+  if (n < 0)
     return FO_EINVAL;
-  key_n = (size_t)n;
-  alg_n = (size_t)canonical_name(alg_text(key->alg), alg_wire);
+  w->name_n = (size_t)n;
+  w->alg_n = (size_t)canonical_name(alg_text(key->alg), w->alg);
+  return 0;
+}
+
+/* The RR names our key (owner) and its algorithm, and is not an error the
+ * server could not sign. Returns 0 or the code to report. */
+static int check_rr(const fo__tsig_key *key, const key_wire *w,
+                    const tsig_rr *t) {
+  uint8_t owner_wire[256];
+  unsigned error;
   /* The owner as read is lowercase text: encode it again to compare the
    * wire forms, which escapes cannot disguise. */
-  n = fo__dns_write_name(t.owner, owner_wire, sizeof owner_wire);
-  if (n < 0 || (size_t)n != key_n || memcmp(owner_wire, key_wire, key_n) != 0 ||
-      strcmp(t.alg, alg_text(key->alg)) != 0)
+  int n = fo__dns_write_name(t->owner, owner_wire, sizeof owner_wire);
+  if (n < 0 || (size_t)n != w->name_n ||
+      memcmp(owner_wire, w->name, w->name_n) != 0 ||
+      strcmp(t->alg, alg_text(key->alg)) != 0)
     return FO_EBADKEY;
-
-  error = fo__get16(t.tail + 2);
+  error = fo__get16(t->tail + 2);
   /* A server cannot sign its BADKEY or BADSIG answer (RFC 8945 5.3.2):
    * the error is all there is to report. */
-  if (error != 0 && t.mac_len == 0)
+  if (error != 0 && t->mac_len == 0)
     return tsig_error(error);
-  if (t.mac_len != alg_mac_len(key->alg))
-    return FO_EBADSIG;
+  /* Truncated MACs (RFC 8945 5.2.2.1) are not accepted: full length only. */
+  return t->mac_len == alg_mac_len(key->alg) ? 0 : FO_EBADSIG;
+}
+
+/* After the MAC verified: a signed error, or a time outside the fudge (the
+ * sender's, but never more than ours). */
+static int check_signed(const tsig_rr *t, uint64_t now) {
+  unsigned error = fo__get16(t->tail + 2);
+  uint64_t signed_at, fudge, skew;
+  if (error != 0) /* BADTIME carries the server's clock in other data */
+    return tsig_error(error);
+  signed_at = get48(t->time_fudge);
+  fudge = fo__get16(t->time_fudge + TIME_LEN);
+  if (fudge > FO__TSIG_FUDGE)
+    fudge = FO__TSIG_FUDGE;
+  skew = now > signed_at ? now - signed_at : signed_at - now;
+  return skew > fudge ? FO_EBADTIME : 0;
+}
+
+/* The message as it was before the TSIG RR was added: the header with the
+ * original ID and ARCOUNT - 1. */
+static void unsigned_header(const uint8_t *msg, const tsig_rr *t,
+                            uint8_t header[FO__DNS_HEADER_LEN]) {
+  memcpy(header, msg, FO__DNS_HEADER_LEN);
+  memcpy(header, t->tail, 2);
+  fo__put16(header + 10, fo__get16(msg + 10) - 1u);
+}
+
+int fo__tsig_verify(const fo__tsig_key *key, const uint8_t *msg, size_t len,
+                    const uint8_t *req_mac, size_t req_mac_len, uint64_t now) {
+  uint8_t prefix[2], header[FO__DNS_HEADER_LEN], vars[VARS_MAX];
+  uint8_t digest[FO__TSIG_MAC_MAX];
+  piece pieces[PIECES_MAX];
+  key_wire w;
+  tsig_rr t;
+  size_t offset = 0, digest_len = 0, np = 0;
+  int rc;
+  if (!key_usable(key) || msg == NULL || req_mac_len > FO__TSIG_MAC_MAX ||
+      (req_mac == NULL && req_mac_len > 0))
+    return FO_EINVAL;
+  if ((rc = locate_tsig(msg, len, &offset, &t)) != 0)
+    return rc;
+  if ((rc = key_to_wire(key, &w)) != 0 || (rc = check_rr(key, &w, &t)) != 0)
+    return rc;
 
   if (req_mac_len > 0) {
     fo__put16(prefix, (unsigned)req_mac_len);
@@ -311,16 +363,13 @@ int fo__tsig_verify(const fo__tsig_key *key, const uint8_t *msg, size_t len,
     pieces[np].p = req_mac;
     pieces[np++].n = req_mac_len;
   }
-  /* The message as it was before the TSIG RR was added. */
-  memcpy(header, msg, FO__DNS_HEADER_LEN);
-  memcpy(header, t.tail, 2);
-  fo__put16(header + 10, fo__get16(msg + 10) - 1u);
+  unsigned_header(msg, &t, header);
   pieces[np].p = header;
   pieces[np++].n = FO__DNS_HEADER_LEN;
   pieces[np].p = msg + FO__DNS_HEADER_LEN;
-  pieces[np++].n = f.offset - FO__DNS_HEADER_LEN;
+  pieces[np++].n = offset - FO__DNS_HEADER_LEN;
   pieces[np].p = vars;
-  pieces[np++].n = put_vars(vars, key_wire, key_n, alg_wire, alg_n,
+  pieces[np++].n = put_vars(vars, w.name, w.name_n, w.alg, w.alg_n,
                             t.class_ttl, t.time_fudge, t.tail + 2);
   pieces[np].p = t.other;
   pieces[np++].n = t.other_len;
@@ -329,14 +378,132 @@ int fo__tsig_verify(const fo__tsig_key *key, const uint8_t *msg, size_t len,
     return rc;
   if (digest_len != t.mac_len || CRYPTO_memcmp(digest, t.mac, t.mac_len) != 0)
     return FO_EBADSIG;
+  return check_signed(&t, now);
+}
 
-  /* A signed error (BADTIME carries the server's clock in other data). */
-  if (error != 0)
-    return tsig_error(error);
-  signed_at = get48(t.time_fudge);
-  fudge = fo__get16(t.time_fudge + TIME_LEN);
-  if (fudge > FO__TSIG_FUDGE)
-    fudge = FO__TSIG_FUDGE;
-  skew = now > signed_at ? now - signed_at : signed_at - now;
-  return skew > fudge ? FO_EBADTIME : 0;
+int fo__tsig_error_of(const uint8_t *msg, size_t len) {
+  tsig_rr t;
+  size_t offset;
+  unsigned error;
+  if (msg == NULL || locate_tsig(msg, len, &offset, &t) != 0)
+    return 0;
+  error = fo__get16(t.tail + 2);
+  return error == FO__TSIG_BADKEY || error == FO__TSIG_BADSIG ||
+                 error == FO__TSIG_BADTIME
+             ? tsig_error(error)
+             : 0;
+}
+
+/* ---- streams (zone transfers) ------------------------------------------ */
+
+/* Start the next digest of the chain: HMAC(prior MAC length, prior MAC). */
+static int chain_start(fo__tsig_stream *s) {
+  char digest[8];
+  OSSL_PARAM params[2];
+  uint8_t len2[2];
+  memcpy(digest, s->key->alg == FO__TSIG_HMAC_SHA512 ? "SHA512" : "SHA256", 7);
+  params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest,
+                                               0);
+  params[1] = OSSL_PARAM_construct_end();
+  fo__put16(len2, (unsigned)s->prior_mac_len);
+  if (EVP_MAC_init(s->ctx, s->key->secret, s->key->secret_len, params) != 1 ||
+      EVP_MAC_update(s->ctx, len2, 2) != 1 ||
+      EVP_MAC_update(s->ctx, s->prior_mac, s->prior_mac_len) != 1)
+    return FO_ENOMEM;
+  return 0;
+}
+
+static int keep_mac(fo__tsig_stream *s, const tsig_rr *t) {
+  memcpy(s->prior_mac, t->mac, t->mac_len);
+  s->prior_mac_len = t->mac_len;
+  s->unsigned_run = 0;
+  return chain_start(s);
+}
+
+int fo__tsig_stream_init(fo__tsig_stream *s, const fo__tsig_key *key,
+                         const uint8_t *req_mac, size_t req_mac_len) {
+  if (s == NULL)
+    return FO_EINVAL;
+  memset(s, 0, sizeof(*s));
+  if (!key_usable(key) || req_mac == NULL || req_mac_len == 0 ||
+      req_mac_len > FO__TSIG_MAC_MAX)
+    return FO_EINVAL;
+  s->key = key;
+  memcpy(s->prior_mac, req_mac, req_mac_len);
+  s->prior_mac_len = req_mac_len;
+  s->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+  s->ctx = s->mac != NULL ? EVP_MAC_CTX_new(s->mac) : NULL;
+  if (s->ctx == NULL) {
+    fo__tsig_stream_free(s);
+    return FO_ENOMEM;
+  }
+  return 0;
+}
+
+/* A later message that carries a TSIG RR: the chained digest is the prior
+ * MAC, the unsigned messages since, this message without its TSIG RR, and
+ * only the timers of the RR (RFC 8945 5.3.1). */
+static int verify_chained(fo__tsig_stream *s, const uint8_t *msg,
+                          size_t offset, const tsig_rr *t, uint64_t now) {
+  uint8_t header[FO__DNS_HEADER_LEN], digest[EVP_MAX_MD_SIZE];
+  size_t digest_len = 0;
+  key_wire w;
+  int rc;
+  if ((rc = key_to_wire(s->key, &w)) != 0 ||
+      (rc = check_rr(s->key, &w, t)) != 0)
+    return rc;
+  unsigned_header(msg, t, header);
+  if (EVP_MAC_update(s->ctx, header, sizeof(header)) != 1 ||
+      EVP_MAC_update(s->ctx, msg + sizeof(header), offset - sizeof(header)) !=
+          1 ||
+      EVP_MAC_update(s->ctx, t->time_fudge, TIME_FUDGE_LEN) != 1 ||
+      EVP_MAC_final(s->ctx, digest, &digest_len, sizeof(digest)) != 1)
+    return FO_ENOMEM;
+  if (digest_len != t->mac_len ||
+      CRYPTO_memcmp(digest, t->mac, t->mac_len) != 0)
+    return FO_EBADSIG;
+  return check_signed(t, now);
+}
+
+int fo__tsig_stream_next(fo__tsig_stream *s, const uint8_t *msg, size_t len,
+                         int last, uint64_t now) {
+  tsig_rr t;
+  size_t offset = 0;
+  int rc;
+  if (s == NULL || s->ctx == NULL || msg == NULL)
+    return FO_EINVAL;
+  if (s->messages == 0) {
+    /* The first answers the request: its MAC starts the digest. */
+    rc = fo__tsig_verify(s->key, msg, len, s->prior_mac, s->prior_mac_len,
+                         now);
+    if (rc == 0)
+      rc = locate_tsig(msg, len, &offset, &t);
+  } else {
+    rc = locate_tsig(msg, len, &offset, &t);
+    if (rc == FO_EUNSIGNED) {
+      /* Covered by the next signed one; the last must be signed, and at
+       * most FO__TSIG_MAX_UNSIGNED_RUN may come in a row. */
+      if (last || ++s->unsigned_run > FO__TSIG_MAX_UNSIGNED_RUN)
+        return FO_EUNSIGNED;
+      s->messages++;
+      return EVP_MAC_update(s->ctx, msg, len) == 1 ? 0 : FO_ENOMEM;
+    }
+    if (rc == 0)
+      rc = verify_chained(s, msg, offset, &t, now);
+  }
+  if (rc == 0)
+    rc = keep_mac(s, &t);
+  if (rc == 0)
+    s->messages++;
+  return rc;
+}
+
+void fo__tsig_stream_free(fo__tsig_stream *s) {
+  if (s == NULL)
+    return;
+  EVP_MAC_CTX_free(s->ctx); /* cleanses the keyed state */
+  EVP_MAC_free(s->mac);
+  OPENSSL_cleanse(s->prior_mac, sizeof(s->prior_mac));
+  s->ctx = NULL;
+  s->mac = NULL;
 }

@@ -77,6 +77,51 @@ int fo__tsig_sign(const fo__tsig_key *key, uint8_t *buf, size_t *len,
 int fo__tsig_verify(const fo__tsig_key *key, const uint8_t *msg, size_t len,
                     const uint8_t *req_mac, size_t req_mac_len, uint64_t now);
 
+/* The TSIG error (BADKEY, BADSIG, BADTIME) a message's TSIG RR carries, as
+ * FO_EBADKEY / FO_EBADSIG / FO_EBADTIME, unverified (a server cannot sign
+ * those); 0 when there is none or no well-formed TSIG RR. */
+int fo__tsig_error_of(const uint8_t *msg, size_t len);
+
+/*
+ * A stream of signed messages answering one signed request (a zone
+ * transfer, RFC 8945 5.3.1). The first message is verified against the
+ * request MAC as fo__tsig_verify() does. Every later message that carries
+ * a TSIG RR is verified with the chaining rule: the HMAC over the prior MAC
+ * (length + MAC), every unsigned message since the last signed one (as
+ * received), the message without its TSIG RR (ARCOUNT - 1, original ID),
+ * then only the timers (time signed, fudge). At most
+ * FO__TSIG_MAX_UNSIGNED_RUN unsigned messages may come in a row, and the
+ * last message must be signed.
+ */
+#define FO__TSIG_MAX_UNSIGNED_RUN 99
+
+typedef struct fo__tsig_stream {
+  const fo__tsig_key *key; /* not owned: must outlive the stream */
+  uint8_t prior_mac[FO__TSIG_MAC_MAX];
+  size_t prior_mac_len;
+  size_t unsigned_run;
+  size_t messages; /* accepted so far */
+  /* OpenSSL's EVP_MAC and EVP_MAC_CTX (the running digest), as void
+   * pointers so that this header needs no OpenSSL one. */
+  void *mac;
+  void *ctx;
+} fo__tsig_stream;
+
+/* Start with the request's MAC. Returns 0, FO_EINVAL, FO_ENOMEM; nothing to
+ * free on failure. */
+int fo__tsig_stream_init(fo__tsig_stream *s, const fo__tsig_key *key,
+                         const uint8_t *req_mac, size_t req_mac_len);
+
+/* Verify the next message of the stream (`last`: it ends the stream).
+ * Returns 0, FO_EUNSIGNED, FO_EBADKEY / FO_EBADSIG / FO_EBADTIME,
+ * FO_EMALFORMED, FO_EINVAL, FO_ENOMEM. After a failure the stream is not
+ * to be used again (free it). */
+int fo__tsig_stream_next(fo__tsig_stream *s, const uint8_t *msg, size_t len,
+                         int last, uint64_t now);
+
+/* Release the digest (cleansed). NULL and a failed init are no-ops. */
+void fo__tsig_stream_free(fo__tsig_stream *s);
+
 /* The key inside a public fo_tsig_key (tsig_key.c). */
 struct fo_tsig_key;
 const fo__tsig_key *fo__tsig_key_of(const struct fo_tsig_key *key);

@@ -6,24 +6,16 @@
  * message is checked (ID, QR, opcode, RCODE, question, TSIG), then its
  * answer RRs go to rr_cb. The struct is freed once both handles are closed.
  *
- * TSIG (RFC 8945 5.3.1): the first message is verified by fo__tsig_verify()
- * against the request MAC. Every later message that carries a TSIG RR is
- * verified here with the chaining rule: HMAC over the prior MAC (length +
- * MAC), every unsigned message since the last signed one (as received), the
- * signed message without its TSIG RR (ARCOUNT - 1, original ID), then only
- * the timers (time signed, fudge). Unsigned messages in between are only
- * covered by the next signed one; at most 99 in a row, and the last message
- * must be signed.
+ * TSIG (RFC 8945 5.3.1) is the TSIG module's: every message goes through
+ * fo__tsig_stream_next(), which verifies the first against the request MAC
+ * and the later ones with the chaining rule.
  */
 #include "axfr.h"
 
 #include "alloc.h"
 #include "random.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include <string.h>
 #include <time.h>
@@ -32,8 +24,6 @@
 #define AXFR_DEFAULT_TIMEOUT_MS 10000u
 #define AXFR_QUERY_CAP 1024
 #define AXFR_READ_CHUNK 16384u
-#define AXFR_MAX_UNSIGNED_RUN 99 /* RFC 8945 5.3.1 */
-#define CLASS_ANY 255
 
 struct fo__axfr {
   fo_allocator alloc;
@@ -57,11 +47,7 @@ struct fo__axfr {
   /* TSIG */
   int signed_request;
   fo__tsig_key key;
-  uint8_t prior_mac[FO__TSIG_MAC_MAX]; /* request MAC, then the last verified */
-  size_t prior_mac_len;
-  size_t unsigned_run; /* unsigned messages since the last signed one */
-  EVP_MAC *hmac;
-  EVP_MAC_CTX *hctx;
+  fo__tsig_stream stream;
 
   /* stream */
   uint8_t *rbuf;
@@ -74,8 +60,7 @@ struct fo__axfr {
 
 static void release(fo__axfr *x) {
   fo_allocator a = x->alloc;
-  EVP_MAC_CTX_free(x->hctx);
-  EVP_MAC_free(x->hmac);
+  fo__tsig_stream_free(&x->stream);
   OPENSSL_cleanse(&x->key, sizeof(x->key));
   OPENSSL_cleanse(x->query, sizeof(x->query));
   fo__free(&a, x->rbuf);
@@ -112,155 +97,13 @@ void fo__axfr_cancel(fo__axfr *x) {
 
 /* ---- TSIG ------------------------------------------------------------------ */
 
-typedef struct tsig_rr {
-  char key_name[FO_NAME_BUFSIZE];
-  char alg[FO_NAME_BUFSIZE];
-  uint64_t time_signed;
-  uint16_t fudge;
-  const uint8_t *mac;
-  size_t mac_len;
-  uint16_t orig_id;
-  uint16_t error;
-  const uint8_t *timers; /* 8 bytes: time signed (48 bits) + fudge */
-} tsig_rr;
-
 static uint16_t get16(const uint8_t *p) {
   return (uint16_t)((unsigned)p[0] << 8 | p[1]);
-}
-
-/* Decode the TSIG RR that starts at `off` (its owner name). */
-static int parse_tsig(const uint8_t *m, size_t len, size_t off, tsig_rr *t) {
-  size_t end, rdlen;
-  if (fo__dns_read_name(m, len, &off, t->key_name) != 0 || len - off < 10)
-    return FO_EMALFORMED;
-  if (get16(m + off) != FO__TYPE_TSIG || get16(m + off + 2) != CLASS_ANY)
-    return FO_EMALFORMED;
-  rdlen = get16(m + off + 8);
-  off += 10;
-  if (len - off < rdlen)
-    return FO_EMALFORMED;
-  end = off + rdlen;
-  if (fo__dns_read_name(m, end, &off, t->alg) != 0 || end - off < 10)
-    return FO_EMALFORMED;
-  t->timers = m + off;
-  t->time_signed = (uint64_t)get16(m + off) << 32 |
-                   (uint64_t)get16(m + off + 2) << 16 | get16(m + off + 4);
-  t->fudge = get16(m + off + 6);
-  t->mac_len = get16(m + off + 8);
-  off += 10;
-  if (end - off < t->mac_len || end - off - t->mac_len < 6)
-    return FO_EMALFORMED;
-  t->mac = m + off;
-  off += t->mac_len;
-  t->orig_id = get16(m + off);
-  t->error = get16(m + off + 2);
-  if (end - off - 6 < get16(m + off + 4))
-    return FO_EMALFORMED;
-  return 0;
-}
-
-static int tsig_error_code(uint16_t error) {
-  switch (error) {
-  case FO__TSIG_BADKEY:
-    return FO_EBADKEY;
-  case FO__TSIG_BADTIME:
-    return FO_EBADTIME;
-  default:
-    return FO_EBADSIG;
-  }
-}
-
-static const char *alg_name(fo__tsig_alg alg) {
-  return alg == FO__TSIG_HMAC_SHA512 ? "hmac-sha512" : "hmac-sha256";
-}
-
-static size_t alg_mac_len(fo__tsig_alg alg) {
-  return alg == FO__TSIG_HMAC_SHA512 ? 64 : 32;
-}
-
-/* Start the next digest of the chain: HMAC(prior MAC length, prior MAC). */
-static int chain_start(fo__axfr *x) {
-  OSSL_PARAM params[2];
-  uint8_t len2[2];
-  params[0] = OSSL_PARAM_construct_utf8_string(
-      OSSL_MAC_PARAM_DIGEST,
-      (char *)(x->key.alg == FO__TSIG_HMAC_SHA512 ? "SHA512" : "SHA256"), 0);
-  params[1] = OSSL_PARAM_construct_end();
-  len2[0] = (uint8_t)(x->prior_mac_len >> 8);
-  len2[1] = (uint8_t)x->prior_mac_len;
-  if (EVP_MAC_init(x->hctx, x->key.secret, x->key.secret_len, params) != 1 ||
-      EVP_MAC_update(x->hctx, len2, 2) != 1 ||
-      EVP_MAC_update(x->hctx, x->prior_mac, x->prior_mac_len) != 1)
-    return FO_ENOMEM;
-  return 0;
-}
-
-static int keep_mac(fo__axfr *x, const tsig_rr *t) {
-  if (t->mac_len > sizeof(x->prior_mac))
-    return FO_EBADSIG;
-  memcpy(x->prior_mac, t->mac, t->mac_len);
-  x->prior_mac_len = t->mac_len;
-  x->unsigned_run = 0;
-  return chain_start(x);
 }
 
 static uint64_t now_seconds(void) {
   time_t t = time(NULL);
   return t < 0 ? 0 : (uint64_t)t;
-}
-
-/*
- * A later message of the stream (not the first). `tsig_off` is where its
- * TSIG RR starts, or 0 when it has none; `last` when it closes the zone.
- */
-static int verify_later(fo__axfr *x, const uint8_t *m, size_t len,
-                        size_t tsig_off, int last) {
-  tsig_rr t;
-  uint8_t hdr[FO__DNS_HEADER_LEN], mac[EVP_MAX_MD_SIZE];
-  size_t mac_len = 0;
-  uint64_t now;
-  int rc;
-
-  if (tsig_off == 0) {
-    if (last || ++x->unsigned_run > AXFR_MAX_UNSIGNED_RUN)
-      return FO_EUNSIGNED;
-    return EVP_MAC_update(x->hctx, m, len) == 1 ? 0 : FO_ENOMEM;
-  }
-  rc = parse_tsig(m, len, tsig_off, &t);
-  if (rc != 0)
-    return rc;
-  if (t.error != 0)
-    return tsig_error_code(t.error);
-  if (strcmp(t.key_name, x->key.name) != 0 ||
-      strcmp(t.alg, alg_name(x->key.alg)) != 0)
-    return FO_EBADKEY;
-  /* Truncated MACs (RFC 8945 5.2.2.1) are not accepted: full length only. */
-  if (t.mac_len != alg_mac_len(x->key.alg))
-    return FO_EBADSIG;
-  memcpy(hdr, m, sizeof(hdr));
-  hdr[0] = (uint8_t)(t.orig_id >> 8);
-  hdr[1] = (uint8_t)t.orig_id;
-  {
-    uint16_t arcount = get16(m + 10);
-    if (arcount == 0)
-      return FO_EMALFORMED;
-    arcount--;
-    hdr[10] = (uint8_t)(arcount >> 8);
-    hdr[11] = (uint8_t)arcount;
-  }
-  if (EVP_MAC_update(x->hctx, hdr, sizeof(hdr)) != 1 ||
-      EVP_MAC_update(x->hctx, m + sizeof(hdr), tsig_off - sizeof(hdr)) != 1 ||
-      EVP_MAC_update(x->hctx, t.timers, 8) != 1 ||
-      EVP_MAC_final(x->hctx, mac, &mac_len, sizeof(mac)) != 1)
-    return FO_ENOMEM;
-  if (mac_len != t.mac_len || CRYPTO_memcmp(mac, t.mac, mac_len) != 0)
-    return FO_EBADSIG;
-  now = now_seconds();
-  /* The sender's fudge, but never more than ours (as tsig.c does). */
-  if ((now > t.time_signed ? now - t.time_signed : t.time_signed - now) >
-      (t.fudge < FO__TSIG_FUDGE ? t.fudge : FO__TSIG_FUDGE))
-    return FO_EBADTIME;
-  return keep_mac(x, &t);
 }
 
 /* ---- one message -------------------------------------------------------------- */
@@ -369,12 +212,10 @@ static int handle_message(fo__axfr *x, const uint8_t *m, size_t len) {
     tsig_off = s.last_offset;
 
   if ((flags & 0xFu) != FO__RCODE_NOERROR) {
-    tsig_rr t;
+    /* NOTAUTH with a TSIG error says why: the key was refused. */
     if ((flags & 0xFu) == FO__RCODE_NOTAUTH && tsig_off != 0 &&
-        parse_tsig(m, len, tsig_off, &t) == 0 &&
-        (t.error == FO__TSIG_BADKEY || t.error == FO__TSIG_BADSIG ||
-         t.error == FO__TSIG_BADTIME))
-      return tsig_error_code(t.error);
+        (rc = fo__tsig_error_of(m, len)) != 0)
+      return rc;
     return rcode_error(flags & 0xFu);
   }
 
@@ -395,20 +236,8 @@ static int handle_message(fo__axfr *x, const uint8_t *m, size_t len) {
     return FO_EMALFORMED;
 
   if (x->signed_request) {
-    if (s.first) {
-      tsig_rr t;
-      if (tsig_off == 0)
-        return FO_EUNSIGNED;
-      rc = fo__tsig_verify(&x->key, m, len, x->prior_mac, x->prior_mac_len,
-                           now_seconds());
-      if (rc != 0)
-        return rc;
-      rc = parse_tsig(m, len, tsig_off, &t);
-      if (rc == 0)
-        rc = keep_mac(x, &t);
-    } else {
-      rc = verify_later(x, m, len, tsig_off, s.final_index != 0);
-    }
+    rc = fo__tsig_stream_next(&x->stream, m, len, s.final_index != 0,
+                              now_seconds());
     if (rc != 0)
       return rc;
   }
@@ -522,15 +351,16 @@ static int build_query(fo__axfr *x, const char *zone, const fo__tsig_key *key) {
   if (key != NULL) {
     x->signed_request = 1;
     x->key = *key;
-    if (fo__tsig_sign(&x->key, q, &len, AXFR_QUERY_CAP, now_seconds(),
-                      x->prior_mac, &x->prior_mac_len) != 0)
+    uint8_t mac[FO__TSIG_MAC_MAX];
+    size_t mac_len = 0;
+    int rc;
+    if (fo__tsig_sign(&x->key, q, &len, AXFR_QUERY_CAP, now_seconds(), mac,
+                      &mac_len) != 0)
       return FO_EINVAL;
-    x->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (x->hmac == NULL)
-      return FO_ENOMEM;
-    x->hctx = EVP_MAC_CTX_new(x->hmac);
-    if (x->hctx == NULL)
-      return FO_ENOMEM;
+    rc = fo__tsig_stream_init(&x->stream, &x->key, mac, mac_len);
+    OPENSSL_cleanse(mac, sizeof(mac));
+    if (rc != 0)
+      return rc;
   }
   x->query[0] = (uint8_t)(len >> 8);
   x->query[1] = (uint8_t)len;
