@@ -357,3 +357,50 @@ Test(registry, stack_belongs_to_registry) {
   cr_assert_eq(r, reg);
   fo_registry_free(reg);
 }
+
+Test(stack, next_group_walks_the_followers_only) {
+  fo_registry *reg = ft_registry(NULL, NULL);
+  fo_stack *a = ft_stack(reg, "a", 1, 0), *b = ft_stack(reg, "b", 1, 0);
+  fo_stack *c = ft_stack(reg, "c", 1, 0);
+  fo_group *ab = ft_group(reg, a, b), *ba = ft_group(reg, b, a);
+  fo_group *cb = ft_group(reg, c, b);
+  fo_group *a_only = ft_group(reg, a, NULL);
+  ft_group(reg, NULL, NULL);
+  size_t seen = 0;
+  int got_ab = 0, got_ba = 0, got_a = 0;
+  for (fo_group *g = fo_stack_next_group(a, NULL); g != NULL;
+       g = fo_stack_next_group(a, g)) {
+    got_ab += g == ab;
+    got_ba += g == ba;
+    got_a += g == a_only;
+    cr_assert_neq(g, cb, "a group that does not hold the stack");
+    cr_assert_lt(++seen, 10u, "iteration does not end");
+  }
+  cr_assert_eq(seen, 3);
+  cr_assert(got_ab == 1 && got_ba == 1 && got_a == 1);
+  /* every group of b, and each once */
+  seen = 0;
+  for (fo_group *g = fo_stack_next_group(b, NULL); g != NULL;
+       g = fo_stack_next_group(b, g))
+    seen++;
+  cr_assert_eq(seen, 3);
+  /* switches while iterating are allowed */
+  seen = 0;
+  for (fo_group *g = fo_stack_next_group(b, NULL); g != NULL;
+       g = fo_stack_next_group(b, g)) {
+    fo_slot act;
+    FT_OK(fo_group_active_slot(g, &act));
+    (void)fo_group_switch(g, act == FO_SLOT_PRIMARY ? FO_SLOT_BACKUP
+                                                    : FO_SLOT_PRIMARY, 0);
+    seen++;
+  }
+  cr_assert_eq(seen, 3);
+  cr_assert_null(fo_stack_next_group(NULL, NULL));
+  cr_assert_null(fo_stack_next_group(c, ab), "prev not holding the stack");
+  FT_OK(fo_group_detach(cb, FO_SLOT_PRIMARY, FO_FORCE));
+  fo_stack *d = ft_stack(reg, "d", 0, 0);
+  cr_assert_null(fo_stack_next_group(d, NULL));
+  FT_OK(fo_stack_remove(d));
+  cr_assert_null(fo_stack_next_group(d, NULL));
+  fo_registry_free(reg);
+}

@@ -148,6 +148,17 @@ FO_EXTERN int fo_stack_web_head(const fo_stack *stack, fo_web_head *out);
 /* Number of live groups holding the stack in either slot. */
 FO_EXTERN int fo_stack_group_count(const fo_stack *stack, size_t *out);
 
+/*
+ * Iterate the groups holding the stack in either slot (each once; those
+ * with it in the primary slot first), without scanning every group of the
+ * registry: pass NULL for the first, then the previous result. Returns the
+ * next group, or NULL at the end (or for a NULL or removed stack). Calls
+ * that change which groups hold the stack (attach, detach, delete) must not
+ * run while iterating; switches, settles and stack changes may.
+ */
+FO_EXTERN fo_group *fo_stack_next_group(const fo_stack *stack,
+                                        const fo_group *prev);
+
 #ifdef __cplusplus
 }
 #endif

@@ -449,6 +449,26 @@ int fo_stack_web_head(const fo_stack *stack, fo_web_head *out) {
   return 0;
 }
 
+fo_group *fo_stack_next_group(const fo_stack *stack, const fo_group *prev) {
+  int slot;
+  if (stack == NULL || stack->removed)
+    return NULL;
+  if (prev == NULL)
+    slot = 0;
+  else if (prev->slot[0] == stack && prev->next[0] != NULL)
+    return prev->next[0];
+  else if (prev->slot[0] == stack)
+    slot = 1;
+  else if (prev->slot[1] == stack)
+    return prev->next[1];
+  else
+    return NULL; /* prev does not hold the stack */
+  for (; slot < 2; slot++)
+    if (stack->followers[slot] != NULL)
+      return stack->followers[slot];
+  return NULL;
+}
+
 int fo_stack_group_count(const fo_stack *stack, size_t *out) {
   int rc;
   if (out == NULL)
