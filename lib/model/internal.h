@@ -162,13 +162,15 @@ int fo__templated_host(const fo_registry *reg, const char *stack_name,
                        const char *server_name, char out[FO_NAME_BUFSIZE]);
 void fo__head_compute(const fo_stack *stack, fo__head *out);
 int fo__template_validate(const char *tmpl, const char *zone);
-void fo__target_from_stack(const fo_group *group, fo_target *out);
 void fo__stack_retarget(fo_stack *stack, const fo__head *old_head,
                         fo_change_reason reason);
 
-/* records.c */
+/* target.c: a group's target (from its active stack's head, or why it has
+ * none) and target equality, shared by every file that reports changes. */
 void fo__target_of(const fo_group *group, fo_target *out);
 int fo__target_equal(const fo_target *a, const fo_target *b);
+void fo__target_from_head(const fo__head *head, const fo_group *group,
+                          fo_target *out);
 
 /* feed.c */
 void fo__emit(fo_group *group, fo_change_reason reason,

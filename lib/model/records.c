@@ -22,37 +22,6 @@ const char *fo_none_reason_name(fo_none_reason reason) {
   return "unknown";
 }
 
-void fo__target_of(const fo_group *g, fo_target *t) {
-  if (g->state == FO_GROUP_DELETED || g->slot[g->active] == NULL) {
-    memset(t, 0, sizeof(*t));
-    t->mode = (fo_record_mode)g->mode;
-    t->ttl = g->ttl;
-    t->none = g->state == FO_GROUP_DELETED ? FO_NONE_DELETED
-                                           : FO_NONE_RESERVED;
-    return;
-  }
-  fo__target_from_stack(g, t);
-}
-
-static int str_eq(const char *a, const char *b) {
-  if (a == NULL || b == NULL)
-    return a == b;
-  return strcmp(a, b) == 0;
-}
-
-/* Equal when they produce the same records (two "no records" are equal,
- * whatever the reason). */
-int fo__target_equal(const fo_target *a, const fo_target *b) {
-  int a_has = a->none == FO_NONE_NOT, b_has = b->none == FO_NONE_NOT;
-  if (!a_has || !b_has)
-    return a_has == b_has;
-  if (a->mode != b->mode || a->ttl != b->ttl)
-    return 0;
-  if (a->mode == FO_MODE_CNAME)
-    return str_eq(a->host_name, b->host_name);
-  return str_eq(a->ipv4, b->ipv4) && str_eq(a->ipv6, b->ipv6);
-}
-
 int fo_group_target(const fo_group *g, fo_target *out) {
   if (g == NULL || out == NULL)
     return FO_EINVAL;

@@ -116,24 +116,6 @@ void fo__head_compute(const fo_stack *stack, fo__head *out) {
   memcpy(out->ipv6, s->ipv6, sizeof(out->ipv6));
 }
 
-/* Fill a target from a head, for a group's mode and TTL. */
-static void target_from_head(const fo__head *head, const fo_group *g,
-                             fo_target *t) {
-  t->mode = (fo_record_mode)g->mode;
-  t->ttl = g->ttl;
-  if (!head->present) {
-    t->none = FO_NONE_NO_WEB_HEAD;
-    t->host_name = t->ipv4 = t->ipv6 = NULL;
-    return;
-  }
-  t->host_name = head->host_name;
-  t->ipv4 = head->ipv4[0] ? head->ipv4 : NULL;
-  t->ipv6 = head->ipv6[0] ? head->ipv6 : NULL;
-  t->none = FO_NONE_NOT;
-  if (g->mode == FO_MODE_ADDRESS && !t->ipv4 && !t->ipv6)
-    t->none = FO_NONE_NO_ADDRESS;
-}
-
 void fo__stack_retarget(fo_stack *stack, const fo__head *old_head,
                         fo_change_reason reason) {
   int slot;
@@ -148,15 +130,10 @@ void fo__stack_retarget(fo_stack *stack, const fo__head *old_head,
       fo_target before, after;
       if (g->active != slot)
         continue;
-      target_from_head(old_head, g, &before);
-      target_from_head(&stack->head, g, &after);
+      fo__target_from_head(old_head, g, &before);
+      fo__target_from_head(&stack->head, g, &after);
       if (!fo__target_equal(&before, &after))
         fo__emit(g, reason, &before, &after);
     }
   }
-}
-
-/* The target of a group with an active stack comes from the same helper. */
-void fo__target_from_stack(const fo_group *g, fo_target *t) {
-  target_from_head(&g->slot[g->active]->head, g, t);
 }
