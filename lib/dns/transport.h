@@ -79,7 +79,7 @@ int fo__dnsx_new(fo__dnsx **out, uv_loop_t *loop, const fo_allocator *alloc,
  * Send a complete DNS message (a query or an UPDATE, with its question or
  * zone section). The message is copied. `cb` runs exactly once, never from
  * inside this call (failures to even start come from the loop too), and may
- * send more queries or cancel others, but must not call fo__dnsx_close()
+ * send more queries, but must not call fo__dnsx_close()
  * on this transport. Returns 0, FO_EINVAL (not a DNS message), FO_ENOMEM,
  * FO_ECLOSING, FO_ERANGE (65,536 queries in flight already).
  */
