@@ -2,8 +2,7 @@
 # ctest as "layers"). The pure model runs no loop and does no DNS: it never
 # includes libuv, c-ares, SQLite, OpenSSL, the engine headers or anything of
 # lib/dns and lib/engine. The DNS codec and TSIG include no engine and no
-# store; only the transports (ares_uv: c-ares on libuv; transport: our own
-# UDP/TCP exchanges on libuv) include the loop.
+# store; only the transport (UDP/TCP exchanges on libuv) includes the loop.
 # Store backends include no engine and no DNS code.
 #
 #   cmake -DROOT=<source dir> -P tests/layers.cmake
@@ -55,7 +54,7 @@ check(model MODEL_FORBIDDEN "^(openssl/|sqlite3)")
 
 set(DNS_FORBIDDEN ${ENGINE_HEADERS} ${STORE_HEADERS} ${ENGINE_PUBLIC}
     "failover/store.h" "sqlite3.h" ${LOOP_AND_WIRE})
-check(dns DNS_FORBIDDEN "^sqlite3" ares_uv.c ares_uv.h transport.c transport.h)
+check(dns DNS_FORBIDDEN "^sqlite3" transport.c transport.h)
 
 set(STORE_FORBIDDEN ${DNS_HEADERS} ${ENGINE_HEADERS} ${ENGINE_PUBLIC}
     ${LOOP_AND_WIRE})

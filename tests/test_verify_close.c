@@ -105,22 +105,24 @@ Test(verify_close, verifier_close_with_queries_out, .timeout = 30) {
 /*
  * How to land in the window: a check's round is answered (reply callback:
  * the check goes on the verifier's ready list, its query's reference is
- * dropped) and judged later, from the kick timer. Both checks' queries go
- * out from the kick; a timer started after the checks (same timeout,
- * started later: it runs right after the kick) blocks the loop until the
- * peer has answered both, so that the next poll reads both replies, and
- * the next kick judges both, one after the other.
+ * dropped) and judged later, from the kick timer. Both checks' queries are
+ * queued by the kick and sent by the transport in the idle phase of the
+ * same loop iteration; a prepare handle (it runs after idle, before the
+ * poll) blocks the loop until the peer has answered both, so that the
+ * poll reads both replies, and the next kick judges both, one after the
+ * other.
  */
 typedef struct window {
   ft_dns_peer *peer;
   unsigned want; /* peer's query count once both are in */
   int reached;
   int held;
-  uv_timer_t hold;
+  uv_prepare_t hold;
 } window;
 
-static void hold_cb(uv_timer_t *t) {
+static void hold_cb(uv_prepare_t *t) {
   window *w = t->data;
+  uv_prepare_stop(t); /* once: the iteration that sent the queries */
   for (int i = 0; i < 5000 && ft_dns_peer_queries(w->peer) < w->want; i++)
     sleep_ms(1);
   w->reached = ft_dns_peer_queries(w->peer) >= w->want;
@@ -133,9 +135,9 @@ static void window_arm(uv_loop_t *loop, window *w, ft_dns_peer *peer,
   memset(w, 0, sizeof *w);
   w->peer = peer;
   w->want = ft_dns_peer_queries(peer) + queries;
-  cr_assert_eq(uv_timer_init(loop, &w->hold), 0);
+  cr_assert_eq(uv_prepare_init(loop, &w->hold), 0);
   w->hold.data = w;
-  cr_assert_eq(uv_timer_start(&w->hold, hold_cb, 0, 0), 0);
+  cr_assert_eq(uv_prepare_start(&w->hold, hold_cb), 0);
 }
 
 typedef struct race race;

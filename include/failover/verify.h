@@ -9,8 +9,8 @@
  * agrees or a deadline passes.
  *
  * This header includes <uv.h>; <failover.h> does not include it, so
- * model-only users need no libuv headers. Link with libuv and c-ares
- * (pkg-config: libfailover pulls both in). Under strict C11, <uv.h> needs
+ * model-only users need no libuv headers. Link with libuv (pkg-config:
+ * libfailover pulls it in). Under strict C11, <uv.h> needs
  * POSIX declarations: define _POSIX_C_SOURCE 200809L (or use gnu11).
  *
  * Threading: a verifier belongs to its loop's thread, like any libuv handle.
@@ -45,9 +45,15 @@ typedef struct fo_verifier_options {
    * 1..FO_VERIFY_SERVERS_MAX; port 53 when not given. Copied. */
   const char *const *servers;
   size_t server_count;
-  /* Per query try; 0 selects 1000 ms. At most 60000. */
+  /* Per query try; 0 selects 1000 ms. At most 60000. Every try waits the
+   * same time (it never doubles): a query to a silent server ends after
+   * timeout_ms x tries, plus the loop's latency; with the largest settings,
+   * 10 minutes. A truncated UDP answer is asked again over TCP within the
+   * same bound. */
   uint32_t timeout_ms;
-  /* Tries per query (the first included); 0 selects 2. At most 10. */
+  /* Tries per query (the first included); 0 selects 2. At most 10. UDP
+   * queries are sent again on each try; a TCP query is sent once per
+   * connection. */
   uint32_t tries;
   /* Queries in flight at once, over all servers; 0 selects 100. More than
    * a few hundred overflow a default UDP receive buffer. At most 4096. */
@@ -74,7 +80,7 @@ FO_EXTERN int fo_verifier_options_init(fo_verifier_options *opts,
  * Returns 0; FO_EINVAL (NULL, no server, too many); FO_EVERSION;
  * FO_EBADADDR (a server that is not an IP literal with optional port);
  * FO_ERANGE (timeout, tries or max_in_flight out of range); FO_ENOMEM;
- * FO_EIO (c-ares or libuv refused to initialise). On failure the caller
+ * FO_EIO (libuv refused to initialise). On failure the caller
  * has nothing to close; handles already set up are released as the loop
  * runs.
  */
@@ -128,8 +134,10 @@ typedef enum fo_verify_status {
   FO_VERIFY_UNREACHABLE = 9,  /* connection refused, network unreachable */
   FO_VERIFY_MALFORMED = 10,   /* a reply that is not a valid answer */
   FO_VERIFY_OTHER_RCODE = 11, /* any other RCODE (FORMERR, NOTIMP, ...) */
-  FO_VERIFY_TOO_LARGE = 12    /* more answer records than the verifier
+  FO_VERIFY_TOO_LARGE = 12,   /* more answer records than the verifier
                                  reads (64): not judged on part of them */
+  FO_VERIFY_CLOSED = 13       /* the server closed or reset the TCP
+                                 connection without answering */
 } fo_verify_status;
 
 /* A short lowercase name ("match", "nxdomain"); "unknown" otherwise. */

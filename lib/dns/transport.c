@@ -2,8 +2,8 @@
  * transport.c - DNS exchanges with one server over UDP and TCP on a libuv
  * loop (see transport.h for the rules).
  *
- * Both sockets are plain non-blocking sockets watched with uv_poll_t (as in
- * ares_uv.c), not uv_udp_t/uv_tcp_t: libuv writes to TCP streams with
+ * Both sockets are plain non-blocking sockets watched with uv_poll_t (as
+ * c-ares did), not uv_udp_t/uv_tcp_t: libuv writes to TCP streams with
  * writev(), which raises SIGPIPE once the server has reset the connection,
  * and signal dispositions belong to the application. Here every send uses
  * MSG_NOSIGNAL. Reading ourselves also lets one readiness callback drain a
@@ -105,6 +105,7 @@ struct fo__dnsx {
   int udp_events;
   int udp_blocked; /* send() said EAGAIN: wait until writable */
   unsigned char *udp_buf;
+  int rcvbuf; /* for the UDP socket, opened at the first datagram */
   dnsx_conn *conn; /* the open or opening connection */
   fo__dnsx_query *dhead, *dtail;
   qlist udp_pending;      /* to be sent (again) */
@@ -384,7 +385,7 @@ static void timer_cb(uv_timer_t *t) {
 
 /* ---- sockets ------------------------------------------------------------- */
 
-/* Non-blocking and close-on-exec (as c-ares opened them), connected to the
+/* Non-blocking and close-on-exec (as c-ares opened its own), connected to the
  * server. Returns the descriptor, or -1 with errno set. */
 static int open_socket(const fo__dnsx *x, int type, int rcvbuf) {
   int fd, one = 1, err, stream = type == SOCK_STREAM;
@@ -544,12 +545,12 @@ static void udp_poll_cb(uv_poll_t *p, int status, int events) {
 }
 
 static int udp_open(fo__dnsx *x, int rcvbuf) {
-  x->udp_buf = fo__malloc(&x->alloc, MSG_MAX + 1);
-  if (x->udp_buf == NULL)
+  if (x->udp_buf == NULL &&
+      (x->udp_buf = fo__malloc(&x->alloc, MSG_MAX + 1)) == NULL)
     return FO_ENOMEM;
   x->udp_fd = open_socket(x, SOCK_DGRAM, rcvbuf);
   if (x->udp_fd < 0)
-    return FO_EIO;
+    return unreachable_errno(errno) ? FO__DNSX_UNREACHABLE : FO__DNSX_LOCAL;
   if (uv_poll_init_socket(x->loop, &x->udp_poll, x->udp_fd) != 0) {
     close(x->udp_fd);
     x->udp_fd = -1;
@@ -870,10 +871,34 @@ static void conn_poll_cb(uv_poll_t *p, int status, int events) {
 
 /* ---- sending ------------------------------------------------------------- */
 
+/* The UDP socket is opened for the first datagram, not by fo__dnsx_new():
+ * a server that cannot be reached now (network down, an address this host
+ * may not send to) fails the queries, from the loop, and the next query
+ * tries again; the engine made on it stays usable. */
+static int udp_ready(fo__dnsx *x) {
+  int rc;
+  fo__dnsx_query *q;
+  if (x->udp_fd >= 0)
+    return 1;
+  rc = udp_open(x, x->rcvbuf);
+  if (rc == 0) {
+    udp_update_events(x);
+    return 1;
+  }
+  while ((q = x->udp_pending.head) != NULL) {
+    qlist_remove(&x->udp_pending, q);
+    q->where = Q_NONE;
+    finish(x, q, FO_EIO,
+           rc == FO__DNSX_UNREACHABLE ? FO__DNSX_UNREACHABLE : FO__DNSX_LOCAL,
+           NULL, 0);
+  }
+  return 0;
+}
+
 static void idle_cb(uv_idle_t *h) {
   fo__dnsx *x = h->data;
   flush_tcp(x);
-  if (x->udp_fd >= 0)
+  if (x->udp_pending.head != NULL && udp_ready(x))
     flush_udp(x);
   update_idle(x);
 }
@@ -951,7 +976,6 @@ static void free_unopened(fo__dnsx *x) {
 int fo__dnsx_new(fo__dnsx **out, uv_loop_t *loop, const fo_allocator *alloc,
                  const fo__dnsx_config *cfg) {
   fo__dnsx *x;
-  int rc;
   if (out != NULL)
     *out = NULL;
   if (out == NULL || loop == NULL || alloc == NULL || cfg == NULL ||
@@ -976,19 +1000,12 @@ int fo__dnsx_new(fo__dnsx **out, uv_loop_t *loop, const fo_allocator *alloc,
     free_unopened(x);
     return FO_EINVAL;
   }
-  /* The UDP socket comes first: everything after it cannot fail, so
-   * there is never a handle to close on failure. */
-  if (!x->use_tcp && (rc = udp_open(x, cfg->rcvbuf)) != 0) {
-    free_unopened(x);
-    return rc;
-  }
+  x->rcvbuf = cfg->rcvbuf;
   uv_timer_init(loop, &x->timer);
   uv_idle_init(loop, &x->idle);
   x->timer.data = x;
   x->idle.data = x;
   x->handles += 2;
-  if (x->udp_fd >= 0)
-    udp_update_events(x);
   *out = x;
   return 0;
 }

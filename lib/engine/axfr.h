@@ -1,7 +1,7 @@
 /*
  * axfr.h - read a zone by AXFR over TCP (RFC 5936) with TSIG, on a libuv
- * loop. Engine layer: uses uv_tcp_t directly (c-ares cannot receive a
- * multi-message answer).
+ * loop. Engine layer: its own TCP connection (a zone transfer is a stream
+ * of many messages, not one exchange).
  *
  * The client connects, sends one AXFR query (signed when a key is given),
  * reads length-prefixed messages until the second SOA, checks every message

@@ -9,15 +9,15 @@
  * message then carries the newest records (read from the model at send
  * time), so the newest generation always wins.
  *
- * As in the verifier, c-ares callbacks only record the outcome; building
+ * As in the verifier, transport callbacks only record the outcome; building
  * messages, user callbacks and retries run from a "kick" timer on the loop.
  */
 #include "publish_internal.h"
 
 #include "alloc.h"
-#include "ares_uv.h"
 #include "hostport.h"
 #include "index.h"
+#include "transport.h"
 #include "random.h"
 #include "reconcile.h"
 #include "tsig.h"
@@ -35,6 +35,7 @@
 #define DEFAULT_RETRY_MAX_MS 10000u
 #define MSG_CAP 65535u
 #define TSIG_ROOM 400u /* TSIG RR: key and algorithm names, 64-byte MAC */
+#define UDP_MAX 512u   /* larger messages go over TCP (RFC 1035 4.2.1) */
 /* A refusal (NOTAUTH, REFUSED, a TSIG error) stops the publisher only when
  * this many answers in a row say so: those replies are unsigned (a server
  * cannot sign BADKEY), so one forged datagram must not halt publishing. */
@@ -85,8 +86,7 @@ struct fo_publisher {
   fo_publish_error_fn on_error;
   void *userdata;
 
-  fo__ares_uv au;
-  int au_open;
+  fo__dnsx *x; /* the transport to the primary */
   uv_timer_t kick;
   int kick_armed;
 
@@ -304,8 +304,8 @@ static int add_change(fo_publisher *pub, fo__update *u, fo__pubrec *r,
   return 0;
 }
 
-static void reply_cb(void *arg, int status, int timeouts, unsigned char *abuf,
-                     int alen);
+static void reply_cb(int status, int detail, const unsigned char *abuf,
+                     size_t alen, unsigned tries, void *arg);
 
 static void free_msg(fo_publisher *pub, fo__pubmsg *m) {
   fo__free(&pub->alloc, m->recs);
@@ -365,25 +365,26 @@ static int send_one(fo_publisher *pub) {
   rc = fo__tsig_sign(&pub->key, pub->buf, &len, MSG_CAP,
                      (uint64_t)time(NULL), m->mac, &m->mac_len);
   pub->in_flight++;
-  if (rc != 0) { /* the room was reserved: cannot happen */
-    reply_cb(m, ARES_EBADQUERY, 0, NULL, 0);
-    return 0;
-  }
-  fo__ares_uv_send(&pub->au, pub->buf, (int)len, reply_cb, m);
+  /* A message over 512 octets would come back truncated over UDP: it goes
+   * over TCP at once. A message the transport cannot queue is judged now
+   * (put back, retried with backoff). */
+  if (rc != 0 || fo__dnsx_send(pub->x, pub->buf, len, len > UDP_MAX, reply_cb,
+                               m) != 0)
+    reply_cb(FO_EIO, FO__DNSX_LOCAL, NULL, 0, 0, m);
   return 0;
 }
 
 /* What an answer means: 0 published, 1 retry later, or a stop code. */
 static int judge_reply(fo_publisher *pub, fo__pubmsg *m, int status,
-                       const unsigned char *abuf, int alen) {
+                       const unsigned char *abuf, size_t alen) {
   unsigned rcode;
   int verified;
-  if (status != ARES_SUCCESS)
+  if (status != 0)
     return 1; /* timeout, connection refused or reset: try again */
   if (abuf == NULL || alen < FO__DNS_HEADER_LEN || !(abuf[2] & 0x80))
     return 1;
   rcode = abuf[3] & 0x0fu;
-  verified = fo__tsig_verify(&pub->key, abuf, (size_t)alen, m->mac,
+  verified = fo__tsig_verify(&pub->key, abuf, alen, m->mac,
                              m->mac_len, (uint64_t)time(NULL));
   if (verified == FO_EBADKEY || verified == FO_EBADSIG ||
       verified == FO_EBADTIME)
@@ -420,16 +421,17 @@ static uint64_t backoff_ms(fo_publisher *pub) {
   return ms / 2 + (ms / 2) * r / 65535u;
 }
 
-static void reply_cb(void *arg, int status, int timeouts, unsigned char *abuf,
-                     int alen) {
+static void reply_cb(int status, int detail, const unsigned char *abuf,
+                     size_t alen, unsigned tries, void *arg) {
   fo__pubmsg *m = arg;
   fo_publisher *pub = m->pub;
   size_t k;
   int verdict;
-  (void)timeouts;
+  (void)detail;
+  (void)tries;
 
   pub->in_flight--;
-  if (status == ARES_EDESTRUCTION || pub->closing) {
+  if (status == FO_ECANCELED || pub->closing) {
     free_msg(pub, m);
     return;
   }
@@ -562,15 +564,14 @@ static void kick_cb(uv_timer_t *t) {
     arm_kick_in(pub, (pub->resume_ns - uv_hrtime()) / 1000000u + 1);
     return;
   }
-  /* A send can fail inside ares_send() and be judged at once (put back,
-   * backoff or stop): look at that before sending again. */
+  /* A send can fail at once and be judged at once (put back, backoff or
+   * stop): look at that before sending again. */
   while (!pub->error && pub->resume_ns <= uv_hrtime() &&
          pub->in_flight < pub->max_in_flight && pub->qhead != NONE)
     if (send_one(pub) != 0)
       break;
   if (!pub->error && pub->resume_ns > uv_hrtime() && pub->qhead != NONE)
     arm_kick_in(pub, (pub->resume_ns - uv_hrtime()) / 1000000u + 1);
-  fo__ares_uv_arm(&pub->au);
   if (pub->nnotify > 0)
     arm_kick(pub);
 }
@@ -631,16 +632,15 @@ static void handle_closed(uv_handle_t *h) {
   maybe_free(pub);
 }
 
-static void channel_closed(fo__ares_uv *au, void *userdata) {
+static void channel_closed(void *userdata) {
   fo_publisher *pub = userdata;
-  (void)au;
   pub->open--;
   maybe_free(pub);
 }
 
 int fo_publisher_new(fo_publisher **out, uv_loop_t *loop, fo_registry *reg,
                      const fo_publisher_options *o) {
-  fo__ares_uv_config cfg;
+  fo__dnsx_config cfg;
   fo_publisher *pub;
   fo_allocator alloc;
   const char *zone;
@@ -691,12 +691,9 @@ int fo_publisher_new(fo_publisher **out, uv_loop_t *loop, fo_registry *reg,
   cfg.server = &pub->server;
   cfg.timeout_ms = pub->timeout_ms;
   cfg.tries = 1; /* retries are ours: with backoff, and re-signed */
-  cfg.raw_replies = 1;
-  rc = fo__ares_uv_init(&pub->au, loop, &pub->alloc, &cfg);
-  if (rc == 0) {
-    pub->au_open = 1;
+  rc = fo__dnsx_new(&pub->x, loop, &pub->alloc, &cfg);
+  if (rc == 0)
     rc = fo_registry_subscribe(reg, on_change, pub, &pub->sub_id);
-  }
   if (rc != 0) {
     pub->sub_id = 0;
     fo_publisher_close(pub, NULL, NULL);
@@ -724,10 +721,11 @@ void fo_publisher_close(fo_publisher *pub, fo_verifier_closed_fn closed,
   pub->closed_userdata = userdata;
   uv_timer_stop(&pub->kick);
   uv_close((uv_handle_t *)&pub->kick, handle_closed);
-  if (pub->au_open) {
+  if (pub->x != NULL) {
+    fo__dnsx *x = pub->x;
     pub->open++;
-    pub->au_open = 0;
-    fo__ares_uv_close(&pub->au, channel_closed, pub);
+    pub->x = NULL;
+    fo__dnsx_close(x, channel_closed, pub);
   }
 }
 

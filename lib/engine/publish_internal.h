@@ -9,7 +9,7 @@
 
 /* Told when a watched group is published at or past a generation, or when
  * the publisher stops (error != 0). Runs from the loop, never inside
- * c-ares or a change callback. */
+ * the transport or a change callback. */
 typedef void (*fo__publish_watch_fn)(fo_group *group, int error,
                                      void *userdata);
 

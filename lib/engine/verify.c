@@ -8,18 +8,19 @@
  * until all matched or the deadline passed.
  *
  * Queries wait in one FIFO and at most max_in_flight are outstanding over
- * all servers. c-ares callbacks only record replies; judging rounds, user
- * callbacks and sending more queries happen from a zero-delay "kick" timer,
- * so user code never runs inside c-ares and may start, cancel or close
- * from its callback.
+ * all servers, each server through its own transport (lib/dns/transport.h).
+ * Transport callbacks only record replies; judging rounds, user callbacks
+ * and sending more queries happen from a zero-delay "kick" timer, so user
+ * code never runs inside the transport and may start, cancel or close from
+ * its callback.
  */
 #include "verify_internal.h"
 
 #include "alloc.h"
-#include "ares_uv.h"
 #include "hostport.h"
 #include "names.h"
 #include "random.h"
+#include "transport.h"
 
 #include <string.h>
 
@@ -38,8 +39,7 @@ typedef struct fo__vserver {
   fo_verifier *v;
   char label[SERVER_LABEL_MAX];
   fo__hostport addr;
-  fo__ares_uv au;
-  int au_open;
+  fo__dnsx *x;
 } fo__vserver;
 
 typedef struct fo__query {
@@ -123,7 +123,7 @@ const char *fo_verify_status_name(fo_verify_status status) {
   static const char *const names[] = {
       "pending",  "match",   "mismatch", "nxdomain",    "nodata",
       "dangling", "servfail", "refused", "timeout",     "unreachable",
-      "malformed", "other-rcode", "too-large"};
+      "malformed", "other-rcode", "too-large", "closed"};
   if ((unsigned)status < sizeof(names) / sizeof(names[0]))
     return names[status];
   return "unknown";
@@ -344,21 +344,40 @@ static void pump(fo_verifier *v);
 
 /* ---- sending and receiving ----------------------------------------------------- */
 
-static void reply_cb(void *arg, int status, int timeouts, unsigned char *abuf,
-                     int alen) {
+/* What the transport said, as the code fo__seen_add() reads: a peer that
+ * closed or reset TCP without answering is neither unreachable nor a
+ * timeout; garbage on TCP is a malformed reply. */
+static int transport_code(int status, int detail) {
+  if (status != FO_EIO)
+    return status;
+  switch (detail) {
+  case FO__DNSX_CLOSED:
+    return FO__TRANSPORT_CLOSED;
+  case FO__DNSX_GARBAGE:
+    return FO_EMALFORMED;
+  default:
+    return FO_EIO; /* unreachable, or a socket error here */
+  }
+}
+
+static void reply_cb(int status, int detail, const unsigned char *abuf,
+                     size_t alen, unsigned tries, void *arg) {
   fo__query *q = arg;
   fo_check *c = q->check;
   fo_verifier *v = c->v;
   fo__sstate *s = &c->s[q->server];
-  int transport = fo__ares_status_code(status);
+  int transport = transport_code(status, detail);
   int closing = v->closing;
-  (void)timeouts;
+  (void)tries;
 
   v->in_flight--;
   if (!c->done) {
     if (transport == 0) {
-      if (abuf == NULL || alen < 0 ||
-          fo__dns_parse(abuf, (size_t)alen, v->msg) != 0 || !v->msg->qr)
+      /* Error replies may come without a question (their RCODE counts);
+       * a NOERROR reply must echo it to be an answer. */
+      if (abuf == NULL || fo__dns_parse(abuf, alen, v->msg) != 0 ||
+          !v->msg->qr ||
+          (v->msg->qdcount == 0 && v->msg->rcode == FO__RCODE_NOERROR))
         transport = FO_EMALFORMED;
       else
         s->rtt_ms = (double)(uv_hrtime() - q->sent_ns) / NS_PER_MS;
@@ -398,21 +417,19 @@ static void send_query(fo_verifier *v, fo__query *q) {
   v->in_flight++;
   c->refs++;
   q->sent_ns = uv_hrtime();
-  if (len < 0) { /* cannot happen: the name was validated */
-    reply_cb(q, ARES_EBADQUERY, 0, NULL, 0);
-    return;
-  }
-  fo__ares_uv_send(&v->servers[q->server].au, msg, len, reply_cb, q);
+  /* A query that cannot even be queued (no memory, closing) is answered
+   * at once; pump() keeps that from recursing. */
+  if (len < 0 || fo__dnsx_send(v->servers[q->server].x, msg, (size_t)len, 0,
+                               reply_cb, q) != 0)
+    reply_cb(FO_EIO, FO__DNSX_LOCAL, NULL, 0, 0, q);
 }
 
 /* Fill the in-flight window from the queue. Called from the kick and from
  * reply callbacks: refilling as soon as a reply is read keeps us and the
  * server working at the same time instead of taking turns. A query that
- * fails inside ares_send() calls reply_cb() again: `pumping` stops that
- * from recursing once per queued query. */
+ * cannot be queued calls reply_cb() at once: `pumping` stops that from
+ * recursing once per queued query. */
 static void pump(fo_verifier *v) {
-  uint32_t sent_to = 0; /* a bit per server */
-  size_t i;
   if (v->pumping)
     return;
   v->pumping = 1;
@@ -420,13 +437,9 @@ static void pump(fo_verifier *v) {
          !v->closing) {
     fo__query *q = v->queue_head;
     dequeue(v, q);
-    sent_to |= 1u << q->server;
     send_query(v, q);
   }
   v->pumping = 0;
-  for (i = 0; i < v->server_count && !v->closing; i++)
-    if (sent_to & (1u << i))
-      fo__ares_uv_arm(&v->servers[i].au);
 }
 
 static void kick_cb(uv_timer_t *t) {
@@ -459,9 +472,8 @@ static void maybe_free_verifier(fo_verifier *v) {
     closed(userdata);
 }
 
-static void server_closed(fo__ares_uv *au, void *userdata) {
+static void server_closed(void *userdata) {
   fo_verifier *v = userdata;
-  (void)au;
   v->open--;
   maybe_free_verifier(v);
 }
@@ -491,7 +503,7 @@ int fo_verifier_new(fo_verifier **out, uv_loop_t *loop,
                     const fo_verifier_options *o) {
   fo_verifier *v;
   fo_allocator alloc;
-  fo__ares_uv_config cfg;
+  fo__dnsx_config cfg;
   size_t i;
   int rc;
 
@@ -541,17 +553,15 @@ int fo_verifier_new(fo_verifier **out, uv_loop_t *loop,
   cfg.timeout_ms = o->timeout_ms ? o->timeout_ms : DEFAULT_TIMEOUT_MS;
   cfg.tries = o->tries ? o->tries : DEFAULT_TRIES;
   cfg.use_tcp = o->use_tcp != 0;
-  cfg.raw_replies = 1;
   /* Room for a full window of replies in the socket buffer: a default one
    * overflows at a few hundred in flight (REAL-DNS.md). */
   cfg.rcvbuf = 1 << 20;
   for (i = 0; i < v->server_count; i++) {
     v->servers[i].v = v;
     cfg.server = &v->servers[i].addr;
-    rc = fo__ares_uv_init(&v->servers[i].au, loop, &v->alloc, &cfg);
+    rc = fo__dnsx_new(&v->servers[i].x, loop, &v->alloc, &cfg);
     if (rc != 0)
       break;
-    v->servers[i].au_open = 1;
   }
   if (rc != 0) {
     /* Tear down what was set up, through the normal close path. */
@@ -588,14 +598,15 @@ void fo_verifier_close(fo_verifier *v, fo_verifier_closed_fn closed,
   }
   uv_timer_stop(&v->kick);
   uv_close((uv_handle_t *)&v->kick, kick_closed);
-  /* Cancelled checks still held by queries in flight are freed when
-   * ares_destroy() calls those queries back. */
+  /* Cancelled checks still held by queries in flight are freed when the
+   * transports call those queries back with FO_ECANCELED. */
   for (i = 0; i < v->server_count; i++) {
-    if (!v->servers[i].au_open)
+    fo__dnsx *x = v->servers[i].x;
+    if (x == NULL)
       continue;
     v->open++;
-    v->servers[i].au_open = 0;
-    fo__ares_uv_close(&v->servers[i].au, server_closed, v);
+    v->servers[i].x = NULL;
+    fo__dnsx_close(x, server_closed, v);
   }
 }
 

@@ -52,6 +52,11 @@ typedef struct fo__seen {
 
 void fo__seen_reset(fo__seen *s, const fo_allocator *a);
 
+/* `transport` of fo__seen_add() for a TCP peer that closed or reset the
+ * connection without answering (FO_VERIFY_CLOSED); the other values are
+ * FO_E* codes. */
+#define FO__TRANSPORT_CLOSED (-1000)
+
 /* Fold one reply in. `transport` is 0 or FO_ETIMEDOUT / FO_EIO /
  * FO_EMALFORMED / FO_ECANCELED; `msg` the parsed reply when it is 0.
  * `scratch` is working memory. Returns 0 or FO_ENOMEM. */

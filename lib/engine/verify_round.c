@@ -53,6 +53,8 @@ static fo_verify_status transport_status(int transport) {
     return FO_VERIFY_TIMEOUT;
   case FO_EMALFORMED:
     return FO_VERIFY_MALFORMED;
+  case FO__TRANSPORT_CLOSED:
+    return FO_VERIFY_CLOSED;
   default:
     return FO_VERIFY_UNREACHABLE;
   }

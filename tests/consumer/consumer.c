@@ -21,7 +21,7 @@
     }                                                                         \
   } while (0)
 
-/* The engines link too (libuv, c-ares, libcrypto): a verifier and a
+/* The engines link too (libuv, libcrypto, SQLite): a verifier and a
  * publisher are created on a loop and closed again; nothing is sent. */
 static int engines(fo_registry *reg) {
   const char *servers[] = {"127.0.0.1:9"};

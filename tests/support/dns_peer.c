@@ -111,6 +111,7 @@ static size_t make_reply(ft_dns_peer *peer, const unsigned char *q,
     r[3] = (unsigned char)(peer->rcode & 0x0F);
     return o;
   case FT_PEER_NO_QUESTION:
+    r[3] = (unsigned char)(peer->rcode & 0x0F);
     r[5] = 0;
     return 12;
   case FT_PEER_MANY_ADDRESSES:
@@ -249,7 +250,7 @@ int ft_dns_peer_start(ft_dns_peer *peer, ft_dns_peer_mode mode) {
   int rcode = peer->rcode;
   memset(peer, 0, sizeof *peer);
   peer->mode = mode;
-  peer->rcode = mode == FT_PEER_RCODE ? rcode : 0;
+  peer->rcode = mode == FT_PEER_RCODE || mode == FT_PEER_NO_QUESTION ? rcode : 0;
   atomic_init(&peer->udp_queries, 0u);
   atomic_init(&peer->tcp_queries, 0u);
   atomic_init(&peer->tcp_connections, 0u);

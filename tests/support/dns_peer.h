@@ -43,7 +43,7 @@ typedef enum ft_dns_peer_mode {
   /* Right ID and question, no records, RCODE = peer->rcode (set before
    * start), AA set. */
   FT_PEER_RCODE,
-  /* Right ID, QR+AA, but QDCOUNT 0 and no question. */
+  /* Right ID, QR+AA, but QDCOUNT 0 and no question; RCODE = peer->rcode. */
   FT_PEER_NO_QUESTION,
   /* Right ID and question, NOERROR, FT_PEER_MANY_COUNT A records for the
    * name asked (more than the verifier reads). */

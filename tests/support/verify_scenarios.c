@@ -731,11 +731,17 @@ void ft_vs_dropped_replies(ft_dns_kind kind) {
   vs_options(&o);
   o.timeout_ms = 200;
   o.tries = 1;
-  /* Replies c-ares itself discards (wrong ID, shorter than a header, no
-   * question): the client sees nothing, so a timeout. */
+  /* Replies the transport discards (a wrong ID, shorter than a header):
+   * the client sees nothing, so a timeout. */
   vs_peer_once(FT_PEER_GARBAGE, 0, &o, FO_VERIFY_TIMEOUT, -1);
   vs_peer_once(FT_PEER_SHORT, 0, &o, FO_VERIFY_TIMEOUT, -1);
-  vs_peer_once(FT_PEER_NO_QUESTION, 0, &o, FO_VERIFY_TIMEOUT, -1);
+  /* No question section: an error reply says what it is (NOTIMP, REFUSED,
+   * FORMERR answers often have none; c-ares dropped them, which read as a
+   * timeout); a NOERROR answer without its question is no answer. */
+  vs_peer_once(FT_PEER_NO_QUESTION, 0, &o, FO_VERIFY_MALFORMED, -2);
+  vs_peer_once(FT_PEER_NO_QUESTION, 4, &o, FO_VERIFY_OTHER_RCODE, 4);
+  vs_peer_once(FT_PEER_NO_QUESTION, 5, &o, FO_VERIFY_REFUSED, 5);
+  vs_peer_once(FT_PEER_NO_QUESTION, 1, &o, FO_VERIFY_OTHER_RCODE, 1);
 }
 
 void ft_vs_rcodes(ft_dns_kind kind) {
