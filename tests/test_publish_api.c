@@ -1,9 +1,9 @@
 /*
- * test_publish_api.c - regression tests of the publisher's life cycle with
- * no DNS server: sends that fail inside ares_send() (the limited broadcast
- * address), and the publisher closed from a change callback (an unused
- * port). The engines' memory comes from the fence allocator
- * (support/engine_support.h).
+ * test_publish_api.c - regression tests of the publisher with no real DNS
+ * server: sends that fail at once (the limited broadcast address), the
+ * publisher closed from a change callback (an unused port), and what each
+ * error RCODE of a fake peer makes it report. The engines' memory comes
+ * from the fence allocator (support/engine_support.h).
  */
 #define _GNU_SOURCE /* <uv.h> needs POSIX types under -std=c11 */
 #include <stdint.h>
@@ -11,10 +11,11 @@
 
 #include <failover/publish.h>
 
+#include "dns_peer.h"
 #include "engine_support.h"
 #include "support.h"
 
-/* ---- 1. publisher: sends that fail inside ares_send() ----------------------- */
+/* ---- 1. publisher: sends that fail at once ---------------------------------- */
 
 static void count_iter(uv_prepare_t *h) { (*(unsigned *)h->data)++; }
 
@@ -131,4 +132,78 @@ Test(publish_api, publisher_close_from_change_callback, .timeout = 30) {
 Test(publish_api, publisher_close_from_earlier_subscriber,
      .timeout = 30) {
   close_from_change(1);
+}
+
+/* ---- 3. every error RCODE has its own outcome -------------------------------- */
+
+static void stop_cb(int error, void *userdata) { *(int *)userdata = error; }
+
+/* A publisher (short timeouts and backoff) against a fake peer in `mode`
+ * answering `rcode`: the error it stops with, or 0 if it did not stop in
+ * `ms` (still retrying). */
+static int stop_code(ft_dns_peer_mode mode, int rcode, uint64_t ms) {
+  ft_dns_peer peer;
+  peer.rcode = rcode;
+  cr_assert_eq(ft_dns_peer_start(&peer, mode), 0);
+  uv_loop_t loop;
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  fo_registry *reg = registry(NULL);
+  fo_tsig_key *k = key();
+  fo_publisher_options o;
+  FT_OK(fo_publisher_options_init(&o, FO_PUBLISHER_OPTIONS_VERSION));
+  o.server = peer.addr;
+  o.key = k;
+  o.timeout_ms = 300;
+  o.retry_min_ms = 10;
+  o.retry_max_ms = 20;
+  int stopped = 0;
+  o.on_error = stop_cb;
+  o.userdata = &stopped;
+  fo_publisher *pub = NULL;
+  FT_OK(fo_publisher_new(&pub, &loop, reg, &o));
+  fo_stack *s = ft_stack(reg, "shop", 1, 0);
+  ft_group(reg, s, NULL);
+  watchdog wd;
+  watchdog_start(&loop, &wd, ms);
+  while (!wd.fired && stopped == 0)
+    uv_run(&loop, UV_RUN_ONCE);
+  int err = fo_publisher_error(pub);
+  cr_assert_eq(err, stopped, "on_error said %s, fo_publisher_error() %s",
+               fo_err_name(stopped), fo_err_name(err));
+  int closed = 0;
+  fo_publisher_close(pub, count_cb, &closed);
+  loop_done(&loop, &wd);
+  cr_assert_eq(closed, 1);
+  fo_registry_free(reg);
+  fo_tsig_key_free(k);
+  ft_dns_peer_stop(&peer);
+  return err;
+}
+
+Test(publish_api, error_rcodes_are_reported_by_name, .timeout = 60) {
+  static const struct {
+    int rcode;
+    int want;
+  } cases[] = {
+      {1, FO_EFORMERR}, {4, FO_ENOTIMP},  {5, FO_EREFUSED}, {9, FO_ENOTAUTH},
+      {6, FO_EPREREQ},  {7, FO_EPREREQ},  {8, FO_EPREREQ},  {3, FO_EPREREQ},
+      {10, FO_ENOTZONE}, {11, FO_ERCODE},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    /* with the zone section, without any question, and the whole request
+     * echoed back with its TSIG RR (Unbound's NOTIMP) */
+    ft_dns_peer_mode modes[] = {FT_PEER_RCODE, FT_PEER_NO_QUESTION,
+                                FT_PEER_ECHO};
+    for (size_t m = 0; m < 3; m++) {
+      int got = stop_code(modes[m], cases[i].rcode, 5000);
+      cr_assert_eq(got, cases[i].want, "RCODE %d, peer mode %d: %s, want %s",
+                   cases[i].rcode, (int)modes[m], fo_err_name(got),
+                   fo_err_name(cases[i].want));
+    }
+  }
+}
+
+Test(publish_api, servfail_is_retried_not_a_stop, .timeout = 30) {
+  FT_RC(stop_code(FT_PEER_RCODE, 2, 600), 0);
+  FT_RC(stop_code(FT_PEER_NO_QUESTION, 2, 600), 0);
 }

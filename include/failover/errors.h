@@ -62,7 +62,12 @@
   XX(ESTOREIO, -47, "store I/O error")                                       \
   XX(ELOCKED, -48, "held by another process")                                \
   XX(ECOMPACTED, -49, "store log no longer reaches this revision: reopen")   \
-  XX(ENOSTORE, -50, "store is empty and was not opened for creation")
+  XX(ENOSTORE, -50, "store is empty and was not opened for creation")      \
+  XX(ENOTIMP, -51, "server does not implement the request (NOTIMP)")        \
+  XX(EFORMERR, -52, "server could not read the request (FORMERR)")          \
+  XX(EPREREQ, -53, "update prerequisite not met (YXDOMAIN, YXRRSET, NXRRSET)") \
+  XX(ENOTZONE, -54, "name outside the server's zone (NOTZONE)")            \
+  XX(ERCODE, -55, "server answered with an RCODE this library does not know")
 
 typedef enum fo_errno {
 #define FO__ERRNO_ENUM(name, num, msg) FO_##name = (num),

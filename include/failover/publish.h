@@ -13,12 +13,20 @@
  * groups, live or deleted. Every other name of the zone is left alone.
  *
  * Failures: timeouts, SERVFAIL and transport errors are retried with
- * exponential backoff and jitter. NOTAUTH, REFUSED, FORMERR and TSIG
- * failures would fail again: once three answers in a row say so (such
- * replies are unsigned, so a single forged one must not be believed), the
- * publisher stops, reports the error (fo_publisher_error(), the on_error
- * callback), keeps every pending change, and resumes on
- * fo_publisher_resume() (after fo_publisher_set_key(), say).
+ * exponential backoff and jitter. Every other error RCODE would fail
+ * again: once three answers in a row say so (such replies are unsigned,
+ * so a single forged one must not be believed), the publisher stops,
+ * reports the error (fo_publisher_error(), the on_error callback), keeps
+ * every pending change, and resumes on fo_publisher_resume() (after
+ * fo_publisher_set_key(), say). The error names the RCODE, whether or not
+ * the reply carries a question or echoes our request:
+ *   FORMERR -> FO_EFORMERR       NOTIMP  -> FO_ENOTIMP
+ *   REFUSED -> FO_EREFUSED       NOTAUTH -> FO_ENOTAUTH, or FO_EBADKEY /
+ *   NOTZONE -> FO_ENOTZONE          FO_EBADSIG / FO_EBADTIME when its TSIG
+ *   YXDOMAIN, YXRRSET, NXRRSET,     RR carries that error
+ *   NXDOMAIN -> FO_EPREREQ       any other -> FO_ERCODE
+ * A NOERROR reply counts only when its TSIG verifies against our request
+ * (else FO_EUNSIGNED, FO_EBADSIG, FO_EBADKEY, FO_EBADTIME).
  *
  * Same header rules as <failover/verify.h>: includes <uv.h>; one owner
  * thread.

@@ -29,7 +29,11 @@
 #define FO__RCODE_NXDOMAIN 3
 #define FO__RCODE_NOTIMP 4
 #define FO__RCODE_REFUSED 5
+#define FO__RCODE_YXDOMAIN 6
+#define FO__RCODE_YXRRSET 7
+#define FO__RCODE_NXRRSET 8
 #define FO__RCODE_NOTAUTH 9
+#define FO__RCODE_NOTZONE 10
 
 /* One resource record of the answer section. Names are in presentation
  * form, lowercase, without trailing dot ("" is the root). */

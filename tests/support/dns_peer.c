@@ -47,6 +47,13 @@ static size_t make_reply(ft_dns_peer *peer, const unsigned char *q,
   switch (peer->mode) {
   case FT_PEER_SILENT:
     return 0;
+  case FT_PEER_ECHO:
+    if (qlen > 4094) /* the TCP reply buffer, after its length prefix */
+      return 0;
+    memcpy(r, q, qlen);
+    r[2] |= 0x80;
+    r[3] = (unsigned char)((r[3] & 0xF0) | (peer->rcode & 0x0F));
+    return qlen;
   case FT_PEER_GARBAGE: {
     unsigned char n;
     if (getrandom(&n, 1, 0) != 1)
@@ -250,7 +257,10 @@ int ft_dns_peer_start(ft_dns_peer *peer, ft_dns_peer_mode mode) {
   int rcode = peer->rcode;
   memset(peer, 0, sizeof *peer);
   peer->mode = mode;
-  peer->rcode = mode == FT_PEER_RCODE || mode == FT_PEER_NO_QUESTION ? rcode : 0;
+  peer->rcode = mode == FT_PEER_RCODE || mode == FT_PEER_NO_QUESTION ||
+                        mode == FT_PEER_ECHO
+                    ? rcode
+                    : 0;
   atomic_init(&peer->udp_queries, 0u);
   atomic_init(&peer->tcp_queries, 0u);
   atomic_init(&peer->tcp_connections, 0u);

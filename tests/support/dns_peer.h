@@ -47,7 +47,10 @@ typedef enum ft_dns_peer_mode {
   FT_PEER_NO_QUESTION,
   /* Right ID and question, NOERROR, FT_PEER_MANY_COUNT A records for the
    * name asked (more than the verifier reads). */
-  FT_PEER_MANY_ADDRESSES
+  FT_PEER_MANY_ADDRESSES,
+  /* The whole request sent back (its TSIG RR included) with QR set and
+   * RCODE = peer->rcode, as Unbound answers an UPDATE with NOTIMP. */
+  FT_PEER_ECHO
 } ft_dns_peer_mode;
 
 typedef struct ft_dns_peer {
