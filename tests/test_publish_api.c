@@ -13,6 +13,7 @@
 
 #include "dns_peer.h"
 #include "engine_support.h"
+#include "fault_peer.h"
 #include "support.h"
 
 /* ---- 1. publisher: sends that fail at once ---------------------------------- */
@@ -206,4 +207,54 @@ Test(publish_api, error_rcodes_are_reported_by_name, .timeout = 60) {
 Test(publish_api, servfail_is_retried_not_a_stop, .timeout = 30) {
   FT_RC(stop_code(FT_PEER_RCODE, 2, 600), 0);
   FT_RC(stop_code(FT_PEER_NO_QUESTION, 2, 600), 0);
+}
+
+/* ---- 4. a slow primary: a batch over TCP is not given up and re-sent -------- */
+
+/*
+ * The zone "delay2500.q1.test" makes the fault peer answer every message
+ * after 2.5 s (its key is 1). With timeout_ms 300, the publisher used to
+ * give up after 300 ms and send the same batch again (PowerDNS applied one
+ * batch seven times so); now a TCP batch waits at least 10 x 300 ms, so the
+ * peer sees the batch once while its answer is on the way.
+ */
+Test(publish_api, slow_primary_gets_the_batch_once, .timeout = 30) {
+  ft_fault_peer *peer = ft_fault_peer_start();
+  cr_assert_not_null(peer);
+  char server[64];
+  snprintf(server, sizeof server, "127.0.0.1:%d", ft_fault_peer_port(peer));
+  uv_loop_t loop;
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  fo_registry_options ro = FO_REGISTRY_OPTIONS_INIT;
+  ro.zone = "delay2500.q1.test";
+  fo_registry *reg = NULL;
+  FT_OK(fo_registry_new(&reg, &ro));
+  fo_stack *shop = ft_stack(reg, "shop", 1, 0);
+  for (int i = 0; i < 40; i++) /* one batch well over 512 octets: TCP */
+    ft_group(reg, shop, NULL);
+  fo_tsig_key *k = key();
+  fo_publisher_options o;
+  FT_OK(fo_publisher_options_init(&o, FO_PUBLISHER_OPTIONS_VERSION));
+  o.server = server;
+  o.key = k;
+  o.timeout_ms = 300;
+  o.retry_min_ms = 10;
+  o.retry_max_ms = 20;
+  fo_publisher *pub = NULL;
+  FT_OK(fo_publisher_new(&pub, &loop, reg, &o));
+  FT_OK(fo_publisher_publish_all(pub));
+  watchdog wd;
+  watchdog_start(&loop, &wd, 2300); /* before the first answer */
+  run_until(&loop, &wd, &wd.fired, 1);
+  unsigned tcp = ft_fault_peer_tcp(peer, 1), udp = ft_fault_peer_udp(peer, 1);
+  cr_assert_eq(udp, 0, "a batch over 512 octets went over UDP");
+  cr_assert_eq(tcp, 1, "the server got the batch %u times before answering",
+               tcp);
+  int closed = 0;
+  fo_publisher_close(pub, count_cb, &closed);
+  loop_done(&loop, &wd);
+  cr_assert_eq(closed, 1);
+  fo_registry_free(reg);
+  fo_tsig_key_free(k);
+  ft_fault_peer_stop(peer);
 }

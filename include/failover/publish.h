@@ -76,7 +76,12 @@ typedef struct fo_publisher_options {
   unsigned int version;    /* FO_PUBLISHER_OPTIONS_VERSION */
   const char *server;      /* the zone's primary: "IP", "IP:port", "[v6]:port" */
   const fo_tsig_key *key;  /* required; copied */
-  uint32_t timeout_ms;     /* per message try; 0 selects 2000 */
+  /* Per message try over UDP; 0 selects 2000. A message over 512 octets
+   * goes over TCP and waits at least 10 x timeout_ms, and 8 x the time per
+   * group the server has shown so far, at most 10 minutes: a slow primary
+   * is never given up on while it may still apply a batch (it would then
+   * apply it again), and nothing is re-sent on a connection still open. */
+  uint32_t timeout_ms;
   uint32_t batch_groups;   /* groups per UPDATE; 0 selects 250 (1..1000) */
   uint32_t max_in_flight;  /* UPDATE messages outstanding; 0 selects 16 */
   uint32_t retry_min_ms;   /* first backoff; 0 selects 100 */

@@ -16,9 +16,9 @@
  * the queues: it never touches a socket or removes another query, which is
  * why every loop below that runs callbacks may keep its place in a list.
  *
- * Every query in flight is in the ID table and in the deadline list. Each
- * new deadline is now + timeout_ms, so appending keeps that list ordered
- * and one timer on its head is enough. That timer (active while queries
+ * Every query in flight is in the ID table and in the deadline list, kept
+ * in deadline order (searched from the tail: with one timeout for all, a
+ * new deadline is the latest), so one timer on its head is enough. That timer (active while queries
  * are in flight) and the idle handle keep the loop alive; the poll handles
  * are unreferenced, so an idle transport never holds uv_run() up.
  */
@@ -68,6 +68,7 @@ struct fo__dnsx_query {
   fo__dnsx_cb cb;
   void *arg;
   uint32_t tries_used; /* try periods begun */
+  uint32_t timeout_ms; /* per try: the transport's, or the sender's own */
   unsigned sent;       /* UDP sends + TCP connections: the `tries` reported */
   uint16_t id;
   unsigned char where;
@@ -158,14 +159,23 @@ static void qlist_remove(qlist *l, fo__dnsx_query *q) {
   q->prev = q->next = NULL;
 }
 
-static void deadline_append(fo__dnsx *x, fo__dnsx_query *q) {
-  q->dnext = NULL;
-  q->dprev = x->dtail;
-  if (x->dtail != NULL)
-    x->dtail->dnext = q;
+/* Into the deadline list, in order. Searched from the tail: with one
+ * timeout for every query (the verifier) a new deadline is the latest and
+ * this is O(1); only a sender's longer or shorter timeouts walk. */
+static void deadline_insert(fo__dnsx *x, fo__dnsx_query *q) {
+  fo__dnsx_query *after = x->dtail;
+  while (after != NULL && after->deadline > q->deadline)
+    after = after->dprev;
+  q->dprev = after;
+  q->dnext = after != NULL ? after->dnext : x->dhead;
+  if (q->dnext != NULL)
+    q->dnext->dprev = q;
+  else
+    x->dtail = q;
+  if (after != NULL)
+    after->dnext = q;
   else
     x->dhead = q;
-  x->dtail = q;
 }
 
 static void deadline_remove(fo__dnsx *x, fo__dnsx_query *q) {
@@ -180,13 +190,12 @@ static void deadline_remove(fo__dnsx *x, fo__dnsx_query *q) {
   q->dprev = q->dnext = NULL;
 }
 
-/* A new try period: now + timeout is the latest deadline of all, so the
- * query goes to the tail and the list stays ordered. */
+/* A new try period: now + the query's timeout. */
 static void begin_try(fo__dnsx *x, fo__dnsx_query *q) {
   q->tries_used++;
-  q->deadline = uv_now(x->loop) + x->timeout_ms;
+  q->deadline = uv_now(x->loop) + q->timeout_ms;
   deadline_remove(x, q);
-  deadline_append(x, q);
+  deadline_insert(x, q);
 }
 
 static qlist *pending_list(fo__dnsx *x, const fo__dnsx_query *q) {
@@ -905,6 +914,12 @@ static void idle_cb(uv_idle_t *h) {
 
 int fo__dnsx_send(fo__dnsx *x, const unsigned char *msg, size_t len,
                   int force_tcp, fo__dnsx_cb cb, void *arg) {
+  return fo__dnsx_send_timed(x, msg, len, force_tcp, 0, cb, arg);
+}
+
+int fo__dnsx_send_timed(fo__dnsx *x, const unsigned char *msg, size_t len,
+                        int force_tcp, uint32_t timeout_ms, fo__dnsx_cb cb,
+                        void *arg) {
   char name[FO_NAME_BUFSIZE];
   size_t qname_end;
   fo__dnsx_query *q;
@@ -931,12 +946,14 @@ int fo__dnsx_send(fo__dnsx *x, const unsigned char *msg, size_t len,
   q->id = draw_id(x);
   put16(q->frame + 2, q->id);
   q->tries_used = 1;
-  q->deadline = uv_now(x->loop) + x->timeout_ms;
-  deadline_append(x, q);
+  q->timeout_ms = timeout_ms ? timeout_ms : x->timeout_ms;
+  q->deadline = uv_now(x->loop) + q->timeout_ms;
+  deadline_insert(x, q);
   ids_put(x->slots, x->slot_cap, q);
   x->count++;
   make_pending(x, q);
-  if (!uv_is_active((uv_handle_t *)&x->timer))
+  /* The first deadline may be this one now. */
+  if (!uv_is_active((uv_handle_t *)&x->timer) || x->dhead == q)
     arm_timer(x);
   update_idle(x);
   return 0;

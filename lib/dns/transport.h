@@ -86,6 +86,13 @@ int fo__dnsx_new(fo__dnsx **out, uv_loop_t *loop, const fo_allocator *alloc,
 int fo__dnsx_send(fo__dnsx *x, const unsigned char *msg, size_t len,
                   int force_tcp, fo__dnsx_cb cb, void *arg);
 
+/* fo__dnsx_send() with a per-try timeout of its own (0: the transport's),
+ * e.g. for an UPDATE a slow server may take seconds to apply: the query
+ * still gets `tries` tries of that length. */
+int fo__dnsx_send_timed(fo__dnsx *x, const unsigned char *msg, size_t len,
+                        int force_tcp, uint32_t timeout_ms, fo__dnsx_cb cb,
+                        void *arg);
+
 /* Queries in flight (sent or waiting for a TCP connection). */
 size_t fo__dnsx_in_flight(const fo__dnsx *x);
 

@@ -36,6 +36,14 @@
 #define MSG_CAP 65535u
 #define TSIG_ROOM 400u /* TSIG RR: key and algorithm names, 64-byte MAC */
 #define UDP_MAX 512u   /* larger messages go over TCP (RFC 1035 4.2.1) */
+/* A TCP message waits at least this many times timeout_ms, and this many
+ * times what the server has shown it takes per group: a slow primary
+ * (PowerDNS applies 250 groups in a zone of 5,000 records in 2.3-2.7 s) is
+ * never given up on while it may still apply the batch, which it would
+ * then apply again. */
+#define TCP_TIMEOUT_FACTOR 10u
+#define TCP_TIMEOUT_PER_GROUP_FACTOR 8.0
+#define TCP_TIMEOUT_MAX_MS 600000u
 /* A refusal (NOTAUTH, REFUSED, a TSIG error) stops the publisher only when
  * this many answers in a row say so: those replies are unsigned (a server
  * cannot sign BADKEY), so one forged datagram must not halt publishing. */
@@ -71,6 +79,8 @@ typedef struct fo__pubmsg {
   size_t mac_len;
   uint32_t *recs;
   uint64_t *gens;
+  uint64_t sent_ns;
+  int tcp;
 } fo__pubmsg;
 
 struct fo_publisher {
@@ -82,6 +92,7 @@ struct fo_publisher {
   fo__hostport server;
   fo__tsig_key key;
   uint32_t timeout_ms, batch, max_in_flight, retry_min_ms, retry_max_ms;
+  double tcp_ms_per_group; /* the server's recent commit time per group */
   fo_published_fn on_published;
   fo_publish_error_fn on_error;
   void *userdata;
@@ -315,6 +326,27 @@ static void free_msg(fo_publisher *pub, fo__pubmsg *m) {
 
 /* Build and send one UPDATE from the front of the queue. Returns 0, or
  * FO_ENOMEM (nothing taken from the queue then). */
+static uint32_t tcp_timeout(const fo_publisher *pub, size_t groups) {
+  double ms = TCP_TIMEOUT_PER_GROUP_FACTOR * pub->tcp_ms_per_group *
+              (double)groups;
+  double floor_ms = (double)pub->timeout_ms * TCP_TIMEOUT_FACTOR;
+  if (ms < floor_ms)
+    ms = floor_ms;
+  return ms > TCP_TIMEOUT_MAX_MS ? TCP_TIMEOUT_MAX_MS : (uint32_t)ms;
+}
+
+/* What the server showed: the time per group of an answered TCP message.
+ * The largest recent one counts; older ones fade. */
+static void observe_commit(fo_publisher *pub, const fo__pubmsg *m) {
+  double per_group;
+  if (!m->tcp || m->count == 0)
+    return;
+  per_group = (double)(uv_hrtime() - m->sent_ns) / 1e6 / (double)m->count;
+  pub->tcp_ms_per_group *= 0.9;
+  if (per_group > pub->tcp_ms_per_group)
+    pub->tcp_ms_per_group = per_group;
+}
+
 static int send_one(fo_publisher *pub) {
   fo__pubmsg *m;
   fo__update u;
@@ -366,10 +398,13 @@ static int send_one(fo_publisher *pub) {
                      (uint64_t)time(NULL), m->mac, &m->mac_len);
   pub->in_flight++;
   /* A message over 512 octets would come back truncated over UDP: it goes
-   * over TCP at once. A message the transport cannot queue is judged now
-   * (put back, retried with backoff). */
-  if (rc != 0 || fo__dnsx_send(pub->x, pub->buf, len, len > UDP_MAX, reply_cb,
-                               m) != 0)
+   * over TCP at once, with a timeout sized for the server. A message the
+   * transport cannot queue is judged now (put back, retried with backoff). */
+  m->tcp = len > UDP_MAX;
+  m->sent_ns = uv_hrtime();
+  if (rc != 0 || fo__dnsx_send_timed(pub->x, pub->buf, len, m->tcp,
+                                     m->tcp ? tcp_timeout(pub, m->count) : 0,
+                                     reply_cb, m) != 0)
     reply_cb(FO_EIO, FO__DNSX_LOCAL, NULL, 0, 0, m);
   return 0;
 }
@@ -456,6 +491,8 @@ static void reply_cb(int status, int detail, const unsigned char *abuf,
     free_msg(pub, m);
     return;
   }
+  if (status == 0)
+    observe_commit(pub, m);
   verdict = judge_reply(pub, m, status, abuf, alen);
   if (verdict < 0 && m->epoch != pub->epoch)
     verdict = 1; /* sent with the old key or before resuming: try again */
