@@ -12,153 +12,8 @@
 
 #include "support.h"
 #include "tsig.h"
+#include "tsig_server.h"
 #include "update.h"
-
-#define NOW 1700000000u
-#define SECRET "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTAxMjM0NTY3ODk="
-#define SECRET_BYTES "secret-secret-secret-secret-0123456789"
-
-typedef struct bytes {
-  uint8_t b[2048];
-  size_t n;
-} bytes;
-
-static void put(bytes *m, const void *p, size_t n) {
-  if (n == 0)
-    return;
-  cr_assert_leq(m->n + n, sizeof m->b);
-  memcpy(m->b + m->n, p, n);
-  m->n += n;
-}
-
-static void put16(bytes *m, unsigned v) {
-  uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};
-  put(m, b, 2);
-}
-
-/* A dotted name without escapes, in wire form. */
-static void put_name(bytes *m, const char *name) {
-  while (*name != '\0') {
-    const char *dot = strchr(name, '.');
-    size_t len = dot ? (size_t)(dot - name) : strlen(name);
-    uint8_t l = (uint8_t)len;
-    put(m, &l, 1);
-    put(m, name, len);
-    name += len + (dot ? 1 : 0);
-  }
-  put(m, "", 1);
-}
-
-static void put48(bytes *m, uint64_t v) {
-  put16(m, (unsigned)(v >> 32));
-  put16(m, (unsigned)(v >> 16) & 0xffff);
-  put16(m, (unsigned)v & 0xffff);
-}
-
-/* What a server signs and appends (RFC 8945 4.3.1, 4.3.3). */
-typedef struct srv_sig {
-  const char *key_name;
-  const char *alg;        /* "hmac-sha256" */
-  const char *secret;     /* raw bytes */
-  uint64_t time;
-  unsigned fudge;
-  unsigned error;
-  const uint8_t *other;
-  size_t other_len;
-  int no_mac;             /* unsigned error answer: MAC size 0 */
-} srv_sig;
-
-static void server_sign(bytes *reply, const uint8_t *req_mac,
-                        size_t req_mac_len, const srv_sig *s) {
-  bytes d, rdata;
-  uint8_t mac[EVP_MAX_MD_SIZE];
-  unsigned mac_len = 0;
-  const EVP_MD *md =
-      strcmp(s->alg, "hmac-sha512") == 0 ? EVP_sha512() : EVP_sha256();
-  unsigned arcount = (unsigned)reply->b[10] << 8 | reply->b[11];
-  char lower[256];
-  size_t i;
-  /* The digest has the key name in canonical (lowercase) form. */
-  for (i = 0; s->key_name[i] != '\0' && i + 1 < sizeof lower; i++)
-    lower[i] = (char)(s->key_name[i] >= 'A' && s->key_name[i] <= 'Z'
-                          ? s->key_name[i] - 'A' + 'a'
-                          : s->key_name[i]);
-  lower[i] = '\0';
-  d.n = rdata.n = 0;
-  if (req_mac_len > 0) {
-    put16(&d, (unsigned)req_mac_len);
-    put(&d, req_mac, req_mac_len);
-  }
-  put(&d, reply->b, reply->n);
-  put_name(&d, lower);
-  put16(&d, 255);
-  put16(&d, 0);
-  put16(&d, 0);
-  put_name(&d, s->alg);
-  put48(&d, s->time);
-  put16(&d, s->fudge);
-  put16(&d, s->error);
-  put16(&d, (unsigned)s->other_len);
-  put(&d, s->other, s->other_len);
-  if (!s->no_mac)
-    cr_assert_not_null(HMAC(md, s->secret, (int)strlen(s->secret), d.b, d.n,
-                            mac, &mac_len));
-  put_name(&rdata, s->alg);
-  put48(&rdata, s->time);
-  put16(&rdata, s->fudge);
-  put16(&rdata, mac_len);
-  put(&rdata, mac, mac_len);
-  put(&rdata, reply->b, 2);
-  put16(&rdata, s->error);
-  put16(&rdata, (unsigned)s->other_len);
-  put(&rdata, s->other, s->other_len);
-  put_name(reply, s->key_name);
-  put16(reply, FO__TYPE_TSIG);
-  put16(reply, 255);
-  put16(reply, 0);
-  put16(reply, 0);
-  put16(reply, (unsigned)rdata.n);
-  put(reply, rdata.b, rdata.n);
-  reply->b[10] = (uint8_t)((arcount + 1) >> 8);
-  reply->b[11] = (uint8_t)(arcount + 1);
-}
-
-static srv_sig default_sig(void) {
-  srv_sig s;
-  memset(&s, 0, sizeof s);
-  s.key_name = "ft-key";
-  s.alg = "hmac-sha256";
-  s.secret = SECRET_BYTES;
-  s.time = NOW;
-  s.fudge = 300;
-  return s;
-}
-
-static void make_key(fo__tsig_key *key, const char *alg) {
-  FT_OK(fo__tsig_key_init(key, "FT-Key.", alg, SECRET));
-  cr_assert_str_eq(key->name, "ft-key");
-  cr_assert_eq(key->secret_len, strlen(SECRET_BYTES));
-  cr_assert_eq(memcmp(key->secret, SECRET_BYTES, key->secret_len), 0);
-}
-
-/* A signed request and the unsigned reply (QR, RCODE, zone section). */
-static void request_and_reply(const fo__tsig_key *key, bytes *req,
-                              uint8_t mac[FO__TSIG_MAC_MAX], size_t *mac_len,
-                              bytes *reply, unsigned rcode) {
-  fo__update u;
-  size_t zone_end;
-  FT_OK(fo__update_begin(&u, req->b, sizeof req->b, 0xbeef, "example.com"));
-  zone_end = u.len;
-  FT_OK(fo__update_add(&u, "www.example.com", FO__TYPE_A, 60, "192.0.2.7"));
-  req->n = fo__update_finish(&u);
-  FT_OK(fo__tsig_sign(key, req->b, &req->n, sizeof req->b, NOW, mac,
-                      mac_len));
-  reply->n = 0;
-  put(reply, req->b, zone_end);
-  reply->b[2] |= 0x80;
-  reply->b[3] = (uint8_t)rcode;
-  memset(reply->b + 6, 0, 6);
-}
 
 Test(tsig, request_layout_matches_rfc) {
   fo__tsig_key key;
@@ -167,7 +22,7 @@ Test(tsig, request_layout_matches_rfc) {
   uint8_t mac[FO__TSIG_MAC_MAX], hm[EVP_MAX_MD_SIZE];
   size_t mac_len = 0;
   unsigned hm_len = 0;
-  make_key(&key, "HMAC-SHA256");
+  ft_make_key(&key, "HMAC-SHA256");
   FT_OK(fo__update_begin(&u, req.b, sizeof req.b, 0x4242, "example.com"));
   FT_OK(fo__update_delete_name(&u, "a.example.com"));
   req.n = fo__update_finish(&u);
@@ -177,38 +32,38 @@ Test(tsig, request_layout_matches_rfc) {
   cr_assert_eq(mac_len, 32);
   /* The digest: message before the TSIG RR, then the variables. */
   expect.n = 0;
-  put(&expect, unsigned_req.b, unsigned_req.n);
-  put_name(&expect, "ft-key");
-  put16(&expect, 255);
-  put16(&expect, 0);
-  put16(&expect, 0);
-  put_name(&expect, "hmac-sha256");
-  put48(&expect, 0x123456789aull);
-  put16(&expect, 300);
-  put16(&expect, 0);
-  put16(&expect, 0);
+  ft_bytes_put(&expect, unsigned_req.b, unsigned_req.n);
+  ft_bytes_put_name(&expect, "ft-key");
+  ft_bytes_put16(&expect, 255);
+  ft_bytes_put16(&expect, 0);
+  ft_bytes_put16(&expect, 0);
+  ft_bytes_put_name(&expect, "hmac-sha256");
+  ft_bytes_put48(&expect, 0x123456789aull);
+  ft_bytes_put16(&expect, 300);
+  ft_bytes_put16(&expect, 0);
+  ft_bytes_put16(&expect, 0);
   HMAC(EVP_sha256(), SECRET_BYTES, (int)strlen(SECRET_BYTES), expect.b,
        expect.n, hm, &hm_len);
   cr_assert_eq(hm_len, 32);
   cr_assert_eq(memcmp(mac, hm, 32), 0);
   /* The RR as appended. */
   expect.n = 0;
-  put(&expect, unsigned_req.b, unsigned_req.n);
+  ft_bytes_put(&expect, unsigned_req.b, unsigned_req.n);
   expect.b[11] = 1; /* ARCOUNT */
-  put_name(&expect, "ft-key");
-  put16(&expect, 250);
-  put16(&expect, 255);
-  put16(&expect, 0);
-  put16(&expect, 0);
-  put16(&expect, 13 + 6 + 2 + 2 + 32 + 6);
-  put_name(&expect, "hmac-sha256");
-  put48(&expect, 0x123456789aull);
-  put16(&expect, 300);
-  put16(&expect, 32);
-  put(&expect, hm, 32);
-  put16(&expect, 0x4242);
-  put16(&expect, 0);
-  put16(&expect, 0);
+  ft_bytes_put_name(&expect, "ft-key");
+  ft_bytes_put16(&expect, 250);
+  ft_bytes_put16(&expect, 255);
+  ft_bytes_put16(&expect, 0);
+  ft_bytes_put16(&expect, 0);
+  ft_bytes_put16(&expect, 13 + 6 + 2 + 2 + 32 + 6);
+  ft_bytes_put_name(&expect, "hmac-sha256");
+  ft_bytes_put48(&expect, 0x123456789aull);
+  ft_bytes_put16(&expect, 300);
+  ft_bytes_put16(&expect, 32);
+  ft_bytes_put(&expect, hm, 32);
+  ft_bytes_put16(&expect, 0x4242);
+  ft_bytes_put16(&expect, 0);
+  ft_bytes_put16(&expect, 0);
   cr_assert_eq(req.n, expect.n);
   cr_assert_eq(memcmp(req.b, expect.b, req.n), 0);
 }
@@ -218,12 +73,12 @@ static void round_trip(const char *alg, size_t want_mac) {
   bytes req, reply;
   uint8_t mac[FO__TSIG_MAC_MAX];
   size_t mac_len = 0;
-  srv_sig s = default_sig();
-  make_key(&key, alg);
-  request_and_reply(&key, &req, mac, &mac_len, &reply, 0);
+  srv_sig s = ft_default_sig();
+  ft_make_key(&key, alg);
+  ft_request_and_reply(&key, &req, mac, &mac_len, &reply, 0);
   cr_assert_eq(mac_len, want_mac);
   s.alg = alg;
-  server_sign(&reply, mac, mac_len, &s);
+  ft_server_sign(&reply, mac, mac_len, &s);
   FT_OK(fo__tsig_verify(&key, reply.b, reply.n, mac, mac_len, NOW));
   FT_OK(fo__tsig_verify(&key, reply.b, reply.n, mac, mac_len, NOW + 300));
   FT_OK(fo__tsig_verify(&key, reply.b, reply.n, mac, mac_len, NOW - 300));
@@ -248,10 +103,10 @@ Test(tsig, reply_id_rewritten) {
   bytes req, reply;
   uint8_t mac[FO__TSIG_MAC_MAX];
   size_t mac_len = 0;
-  srv_sig s = default_sig();
-  make_key(&key, "hmac-sha256");
-  request_and_reply(&key, &req, mac, &mac_len, &reply, 0);
-  server_sign(&reply, mac, mac_len, &s);
+  srv_sig s = ft_default_sig();
+  ft_make_key(&key, "hmac-sha256");
+  ft_request_and_reply(&key, &req, mac, &mac_len, &reply, 0);
+  ft_server_sign(&reply, mac, mac_len, &s);
   reply.b[0] = 0x11;
   reply.b[1] = 0x22;
   FT_OK(fo__tsig_verify(&key, reply.b, reply.n, mac, mac_len, NOW));
@@ -262,10 +117,10 @@ Test(tsig, tampered_bytes) {
   bytes req, reply;
   uint8_t mac[FO__TSIG_MAC_MAX];
   size_t mac_len = 0, i;
-  srv_sig s = default_sig();
-  make_key(&key, "hmac-sha256");
-  request_and_reply(&key, &req, mac, &mac_len, &reply, 0);
-  server_sign(&reply, mac, mac_len, &s);
+  srv_sig s = ft_default_sig();
+  ft_make_key(&key, "hmac-sha256");
+  ft_request_and_reply(&key, &req, mac, &mac_len, &reply, 0);
+  ft_server_sign(&reply, mac, mac_len, &s);
   /* Any flipped bit anywhere but the ID fails (the original ID is in the
    * RR); in the flags, the zone section and the MAC it is a bad
    * signature. */
@@ -287,24 +142,24 @@ Test(tsig, key_or_algorithm_mismatch) {
   bytes req, reply, r2;
   uint8_t mac[FO__TSIG_MAC_MAX];
   size_t mac_len = 0;
-  srv_sig s = default_sig();
-  make_key(&key, "hmac-sha256");
-  request_and_reply(&key, &req, mac, &mac_len, &reply, 0);
+  srv_sig s = ft_default_sig();
+  ft_make_key(&key, "hmac-sha256");
+  ft_request_and_reply(&key, &req, mac, &mac_len, &reply, 0);
   r2 = reply;
   s.key_name = "other-key";
-  server_sign(&reply, mac, mac_len, &s);
+  ft_server_sign(&reply, mac, mac_len, &s);
   FT_RC(fo__tsig_verify(&key, reply.b, reply.n, mac, mac_len, NOW),
         FO_EBADKEY);
-  s = default_sig();
+  s = ft_default_sig();
   s.alg = "hmac-sha512";
-  server_sign(&r2, mac, mac_len, &s);
+  ft_server_sign(&r2, mac, mac_len, &s);
   FT_RC(fo__tsig_verify(&key, r2.b, r2.n, mac, mac_len, NOW), FO_EBADKEY);
   /* Same name in another case: the same key. */
   reply = r2;
-  request_and_reply(&key, &req, mac, &mac_len, &reply, 0);
-  s = default_sig();
+  ft_request_and_reply(&key, &req, mac, &mac_len, &reply, 0);
+  s = ft_default_sig();
   s.key_name = "FT-KEY";
-  server_sign(&reply, mac, mac_len, &s);
+  ft_server_sign(&reply, mac, mac_len, &s);
   FT_OK(fo__tsig_verify(&key, reply.b, reply.n, mac, mac_len, NOW));
 }
 
@@ -313,8 +168,8 @@ Test(tsig, unsigned_reply) {
   bytes req, reply;
   uint8_t mac[FO__TSIG_MAC_MAX];
   size_t mac_len = 0;
-  make_key(&key, "hmac-sha256");
-  request_and_reply(&key, &req, mac, &mac_len, &reply, FO__RCODE_NOTAUTH);
+  ft_make_key(&key, "hmac-sha256");
+  ft_request_and_reply(&key, &req, mac, &mac_len, &reply, FO__RCODE_NOTAUTH);
   FT_RC(fo__tsig_verify(&key, reply.b, reply.n, mac, mac_len, NOW),
         FO_EUNSIGNED);
   FT_RC(fo__tsig_verify(&key, reply.b, 11, mac, mac_len, NOW),
@@ -328,17 +183,17 @@ Test(tsig, error_answers) {
                               FO_EBADSIG};
   fo__tsig_key key;
   size_t i;
-  make_key(&key, "hmac-sha256");
+  ft_make_key(&key, "hmac-sha256");
   for (i = 0; i < 4; i++) {
     bytes req, reply;
     uint8_t mac[FO__TSIG_MAC_MAX];
     size_t mac_len = 0;
-    srv_sig s = default_sig();
-    request_and_reply(&key, &req, mac, &mac_len, &reply, FO__RCODE_NOTAUTH);
+    srv_sig s = ft_default_sig();
+    ft_request_and_reply(&key, &req, mac, &mac_len, &reply, FO__RCODE_NOTAUTH);
     /* Unsigned (MAC size 0): the error, not FO_EBADSIG. */
     s.error = errors[i];
     s.no_mac = 1;
-    server_sign(&reply, mac, mac_len, &s);
+    ft_server_sign(&reply, mac, mac_len, &s);
     FT_RC(fo__tsig_verify(&key, reply.b, reply.n, mac, mac_len, NOW),
           codes[i]);
   }
@@ -347,12 +202,12 @@ Test(tsig, error_answers) {
     bytes req, reply;
     uint8_t mac[FO__TSIG_MAC_MAX], clock[6] = {0, 0, 0x65, 0x53, 0xf1, 0};
     size_t mac_len = 0;
-    srv_sig s = default_sig();
-    request_and_reply(&key, &req, mac, &mac_len, &reply, FO__RCODE_NOTAUTH);
+    srv_sig s = ft_default_sig();
+    ft_request_and_reply(&key, &req, mac, &mac_len, &reply, FO__RCODE_NOTAUTH);
     s.error = FO__TSIG_BADTIME;
     s.other = clock;
     s.other_len = sizeof clock;
-    server_sign(&reply, mac, mac_len, &s);
+    ft_server_sign(&reply, mac, mac_len, &s);
     FT_RC(fo__tsig_verify(&key, reply.b, reply.n, mac, mac_len, NOW),
           FO_EBADTIME);
     reply.b[reply.n - 1] ^= 1; /* forged other data */
@@ -364,13 +219,13 @@ Test(tsig, error_answers) {
     bytes req, reply;
     uint8_t mac[FO__TSIG_MAC_MAX];
     size_t mac_len = 0;
-    srv_sig s = default_sig();
-    request_and_reply(&key, &req, mac, &mac_len, &reply, 0);
-    server_sign(&reply, mac, mac_len, &s);
+    srv_sig s = ft_default_sig();
+    ft_request_and_reply(&key, &req, mac, &mac_len, &reply, 0);
+    ft_server_sign(&reply, mac, mac_len, &s);
     FT_OK(fo__tsig_verify(&key, reply.b, reply.n, mac, mac_len, NOW));
     s.no_mac = 1;
-    request_and_reply(&key, &req, mac, &mac_len, &reply, 0);
-    server_sign(&reply, mac, mac_len, &s);
+    ft_request_and_reply(&key, &req, mac, &mac_len, &reply, 0);
+    ft_server_sign(&reply, mac, mac_len, &s);
     FT_RC(fo__tsig_verify(&key, reply.b, reply.n, mac, mac_len, NOW),
           FO_EBADSIG);
   }
@@ -381,22 +236,22 @@ Test(tsig, tsig_must_be_last_and_alone) {
   bytes req, reply, r;
   uint8_t mac[FO__TSIG_MAC_MAX];
   size_t mac_len = 0;
-  srv_sig s = default_sig();
-  make_key(&key, "hmac-sha256");
-  request_and_reply(&key, &req, mac, &mac_len, &reply, 0);
-  server_sign(&reply, mac, mac_len, &s);
+  srv_sig s = ft_default_sig();
+  ft_make_key(&key, "hmac-sha256");
+  ft_request_and_reply(&key, &req, mac, &mac_len, &reply, 0);
+  ft_server_sign(&reply, mac, mac_len, &s);
   /* Bytes after it. */
   r = reply;
-  put16(&r, 0);
+  ft_bytes_put16(&r, 0);
   FT_RC(fo__tsig_verify(&key, r.b, r.n, mac, mac_len, NOW), FO_EMALFORMED);
   /* Another record after it. */
   r = reply;
-  put(&r, "\0\0\1\0\1\0\0\0\0\0\4\1\2\3\4", 15);
+  ft_bytes_put(&r, "\0\0\1\0\1\0\0\0\0\0\4\1\2\3\4", 15);
   r.b[11]++;
   FT_RC(fo__tsig_verify(&key, r.b, r.n, mac, mac_len, NOW), FO_EMALFORMED);
   /* Two TSIGs. */
   r = reply;
-  server_sign(&r, mac, mac_len, &s);
+  ft_server_sign(&r, mac, mac_len, &s);
   FT_RC(fo__tsig_verify(&key, r.b, r.n, mac, mac_len, NOW), FO_EMALFORMED);
   /* In the answer section. */
   r = reply;
@@ -420,7 +275,7 @@ Test(tsig, sign_errors) {
   bytes req, copy;
   uint8_t mac[FO__TSIG_MAC_MAX];
   size_t mac_len = 0, len;
-  make_key(&key, "hmac-sha256");
+  ft_make_key(&key, "hmac-sha256");
   memset(req.b, 0, sizeof req.b);
   FT_OK(fo__update_begin(&u, req.b, sizeof req.b, 1, "example.com"));
   req.n = fo__update_finish(&u);
@@ -445,7 +300,7 @@ Test(tsig, sign_errors) {
 Test(tsig, wipe) {
   fo__tsig_key key;
   size_t i;
-  make_key(&key, "hmac-sha512");
+  ft_make_key(&key, "hmac-sha512");
   fo__tsig_key_wipe(&key);
   cr_assert_eq(key.secret_len, 0);
   for (i = 0; i < sizeof key.secret; i++)

@@ -17,6 +17,7 @@
 #include "alloc.h"
 #include "hostport.h"
 #include "index.h"
+#include "publish_judge.h"
 #include "transport.h"
 #include "random.h"
 #include "reconcile.h"
@@ -409,60 +410,6 @@ static int send_one(fo_publisher *pub) {
   return 0;
 }
 
-/* The stop code of an error RCODE: each has its own (header: publish.h). */
-static int rcode_stop(unsigned rcode) {
-  switch (rcode) {
-  case FO__RCODE_FORMERR:
-    return FO_EFORMERR;
-  case FO__RCODE_NOTIMP:
-    return FO_ENOTIMP;
-  case FO__RCODE_REFUSED:
-    return FO_EREFUSED;
-  case FO__RCODE_NOTAUTH:
-    return FO_ENOTAUTH;
-  case FO__RCODE_YXDOMAIN:
-  case FO__RCODE_YXRRSET:
-  case FO__RCODE_NXRRSET:
-  case FO__RCODE_NXDOMAIN:
-    return FO_EPREREQ;
-  case FO__RCODE_NOTZONE:
-    return FO_ENOTZONE;
-  default:
-    return FO_ERCODE;
-  }
-}
-
-/* What an answer means: 0 published, 1 retry later, or a stop code. */
-static int judge_reply(fo_publisher *pub, fo__pubmsg *m, int status,
-                       const unsigned char *abuf, size_t alen) {
-  unsigned rcode;
-  int verified, tsig_error;
-  if (status != 0)
-    return 1; /* timeout, connection refused or reset: try again */
-  if (abuf == NULL || alen < FO__DNS_HEADER_LEN || !(abuf[2] & 0x80))
-    return 1;
-  rcode = abuf[3] & 0x0fu;
-  if (rcode == FO__RCODE_NOERROR) {
-    /* Only a reply signed with our key proves the change was made. */
-    verified = fo__tsig_verify(&pub->key, abuf, alen, m->mac, m->mac_len,
-                               (uint64_t)time(NULL));
-    if (verified == 0 || verified == FO_EUNSIGNED || verified == FO_EBADKEY ||
-        verified == FO_EBADSIG || verified == FO_EBADTIME)
-      return verified;
-    return FO_EMALFORMED;
-  }
-  if (rcode == FO__RCODE_SERVFAIL)
-    return 1;
-  /* An error reply is judged by its RCODE: a server that echoes our
-   * request (TSIG RR included, as Unbound does with NOTIMP) has not
-   * signed anything, and its NOTIMP is not a bad signature. Only the TSIG
-   * error a NOTAUTH carries says the key itself was refused. */
-  if (rcode == FO__RCODE_NOTAUTH &&
-      (tsig_error = fo__tsig_error_of(abuf, alen)) != 0)
-    return tsig_error;
-  return rcode_stop(rcode);
-}
-
 static uint64_t backoff_ms(fo_publisher *pub) {
   uint64_t ms = pub->retry_min_ms;
   uint16_t r = 0;
@@ -493,7 +440,8 @@ static void reply_cb(int status, int detail, const unsigned char *abuf,
   }
   if (status == 0)
     observe_commit(pub, m);
-  verdict = judge_reply(pub, m, status, abuf, alen);
+  verdict = fo__publish_judge(&pub->key, m->mac, m->mac_len, status, abuf,
+                              alen, (uint64_t)time(NULL));
   if (verdict < 0 && m->epoch != pub->epoch)
     verdict = 1; /* sent with the old key or before resuming: try again */
   if (verdict < 0 && ++pub->refusals < STOP_CONFIRMATIONS)

@@ -1,0 +1,21 @@
+/*
+ * publish_judge.h - the verdict on the answer to an UPDATE (publish.c).
+ */
+#ifndef FO_PUBLISH_JUDGE_H
+#define FO_PUBLISH_JUDGE_H
+
+#include "tsig.h"
+
+/*
+ * What an answer means: 0 published (NOERROR, signed with our key against
+ * the request's MAC), 1 retry later (a transport failure, SERVFAIL, an
+ * answer that is not a reply), or the code to stop with: FO_EUNSIGNED /
+ * FO_EBADSIG / FO_EBADKEY / FO_EBADTIME / FO_EMALFORMED for a NOERROR that
+ * does not verify, and one code per error RCODE (see <failover/publish.h>).
+ * `status` is the transport's (0 with the reply); `now` in seconds.
+ */
+int fo__publish_judge(const fo__tsig_key *key, const uint8_t *mac,
+                      size_t mac_len, int status, const unsigned char *abuf,
+                      size_t alen, uint64_t now);
+
+#endif
