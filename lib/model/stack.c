@@ -55,6 +55,18 @@ static int lookup(const fo_stack *stack, const char *name, fo__server **out,
   return *out ? 0 : FO_ENOENT;
 }
 
+/* The store's begin for a change of `stack` that holds `owned` (freed if
+ * the begin fails; may be NULL); the stack is then marked for the commit. */
+static int begin_change(fo_stack *stack, char *owned) {
+  int rc = fo__store_begin(stack->reg);
+  if (rc != 0) {
+    fo__free(&stack->reg->alloc, owned);
+    return rc;
+  }
+  fo__dirty_stack(stack);
+  return 0;
+}
+
 /* Commit point of every change: new head, then the groups follow it. */
 static void head_changed(fo_stack *stack, fo_change_reason reason) {
   fo__head old = stack->head;
@@ -248,11 +260,8 @@ int fo_stack_add_server(fo_stack *stack, fo_server_kind kind,
   }
   if ((host_copy = fo__strdup(&stack->reg->alloc, host)) == NULL)
     return FO_ENOMEM;
-  if ((rc = fo__store_begin(stack->reg)) != 0) {
-    fo__free(&stack->reg->alloc, host_copy);
+  if ((rc = begin_change(stack, host_copy)) != 0)
     return rc;
-  }
-  fo__dirty_stack(stack);
   fo__dirty_counters(stack->reg);
 
   s = &list->items[list->len++];
@@ -278,9 +287,8 @@ int fo_stack_remove_server(fo_stack *stack, const char *name) {
     return rc;
   if ((rc = lookup(stack, name, &s, &kind, &pos)) != 0)
     return rc;
-  if ((rc = fo__store_begin(stack->reg)) != 0)
+  if ((rc = begin_change(stack, NULL)) != 0)
     return rc;
-  fo__dirty_stack(stack);
   list = LIST(stack, kind);
   fo__free(&stack->reg->alloc, s->host_name);
   memmove(&list->items[pos], &list->items[pos + 1],
@@ -317,11 +325,8 @@ int fo_stack_rename_server(fo_stack *stack, const char *name,
     if ((host_copy = fo__strdup(&stack->reg->alloc, host)) == NULL)
       return FO_ENOMEM;
   }
-  if ((rc = fo__store_begin(stack->reg)) != 0) {
-    fo__free(&stack->reg->alloc, host_copy);
+  if ((rc = begin_change(stack, host_copy)) != 0)
     return rc;
-  }
-  fo__dirty_stack(stack);
   if (host_copy != NULL) {
     fo__free(&stack->reg->alloc, s->host_name);
     s->host_name = host_copy;
@@ -348,11 +353,8 @@ int fo_stack_set_server_host_name(fo_stack *stack, const char *name,
     return rc;
   if ((host_copy = fo__strdup(&stack->reg->alloc, host)) == NULL)
     return FO_ENOMEM;
-  if ((rc = fo__store_begin(stack->reg)) != 0) {
-    fo__free(&stack->reg->alloc, host_copy);
+  if ((rc = begin_change(stack, host_copy)) != 0)
     return rc;
-  }
-  fo__dirty_stack(stack);
   fo__free(&stack->reg->alloc, s->host_name);
   s->host_name = host_copy;
   s->host_explicit = host_name != NULL;
@@ -375,9 +377,8 @@ int fo_stack_set_server_addresses(fo_stack *stack, const char *name,
   if ((rc = fo__ipv4_canonical(ipv4, v4)) != 0 ||
       (rc = fo__ipv6_canonical(ipv6, v6)) != 0)
     return rc;
-  if ((rc = fo__store_begin(stack->reg)) != 0)
+  if ((rc = begin_change(stack, NULL)) != 0)
     return rc;
-  fo__dirty_stack(stack);
   memcpy(s->ipv4, v4, sizeof(v4));
   memcpy(s->ipv6, v6, sizeof(v6));
   head_changed(stack, FO_CHANGE_SERVER_UPDATED);

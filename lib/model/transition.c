@@ -189,7 +189,6 @@ static int apply_attach(const fo_op *op, uint32_t code, fo_group **created) {
   fo_group *g = op->group;
   fo_target before;
   fo__target_of(g, &before);
-  fo__dirty_group(g);
   if (g->slot[other(op->slot)] == NULL) {
     g->active = (uint8_t)op->slot;
     g->state = FO_GROUP_SERVING;
@@ -205,7 +204,6 @@ static int apply_detach(const fo_op *op, uint32_t code, fo_group **created) {
   fo_group *g = op->group;
   fo_target before;
   fo__target_of(g, &before);
-  fo__dirty_group(g);
   fo__unfollow(g, op->slot);
   if (g->active == op->slot) {
     if (g->slot[other(op->slot)] != NULL) { /* forced: traffic moves */
@@ -226,7 +224,6 @@ static int apply_switch(const fo_op *op, uint32_t code, fo_group **created) {
   fo_group *g = op->group;
   fo_target before;
   fo__target_of(g, &before);
-  fo__dirty_group(g);
   g->active = (uint8_t)op->slot;
   g->state = FO_GROUP_SWITCHING;
   fo__emit_if_changed(g, FO_CHANGE_SWITCH, &before);
@@ -239,7 +236,6 @@ static int apply_delete(const fo_op *op, uint32_t code, fo_group **created) {
   fo_group *g = op->group;
   fo_target before, after;
   fo__target_of(g, &before);
-  fo__dirty_group(g);
   g->state = FO_GROUP_DELETED;
   g->reg->groups_live--;
   fo__address_tombstone(g->reg, g);
@@ -263,7 +259,6 @@ static int apply_remove_stack(const fo_op *op, uint32_t code, fo_group **created
 static int apply_settle(const fo_op *op, uint32_t code, fo_group **created) {
   (void)code;
   (void)created;
-  fo__dirty_group(op->group);
   op->group->state = FO_GROUP_SERVING;
   return 0;
 }
@@ -325,6 +320,10 @@ int fo_op_apply(const fo_op *op, fo_group **created) {
     return rc;
   if ((rc = fo__store_begin(reg)) != 0)
     return rc;
+  /* The group (or stack) this operation changes goes into the commit; a
+   * created group is marked by its apply, once it exists. */
+  if (op->kind != FO_OP_CREATE && op->kind != FO_OP_REMOVE_STACK)
+    fo__dirty_group(op->group);
   rows[op->kind].apply(op, code, created);
   return fo__store_done(reg);
 }
