@@ -258,3 +258,80 @@ Test(publish_api, slow_primary_gets_the_batch_once, .timeout = 30) {
   fo_tsig_key_free(k);
   ft_fault_peer_stop(peer);
 }
+
+/* ---- 5. an unknown outcome: the zone is asked before anything is re-sent -- */
+
+/*
+ * The zone "close.q2.test" makes the fault peer close every TCP connection
+ * without answering (the outcome of the UPDATE is unknown: it may have
+ * been applied). The peer answers every plain query with "A 192.0.2.1,
+ * TTL 60" at the name asked. Groups in address mode whose web head is
+ * 192.0.2.1 are then already in the zone: published, not sent again; with
+ * 192.0.2.2 they are not: sent again.
+ */
+static void unknown_outcome(const char *ipv4, int expect_in_zone) {
+  ft_fault_peer *peer = ft_fault_peer_start();
+  cr_assert_not_null(peer);
+  char server[64];
+  snprintf(server, sizeof server, "127.0.0.1:%d", ft_fault_peer_port(peer));
+  uv_loop_t loop;
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  fo_registry_options ro = FO_REGISTRY_OPTIONS_INIT;
+  ro.zone = "close.q2.test";
+  fo_registry *reg = NULL;
+  FT_OK(fo_registry_new(&reg, &ro));
+  fo_stack *shop = ft_stack(reg, "shop", 1, 0);
+  FT_OK(fo_stack_set_server_addresses(shop, "web1", ipv4, NULL));
+  enum { N = 40 }; /* one batch over 512 octets: TCP */
+  fo_group *g[N];
+  for (int i = 0; i < N; i++) {
+    g[i] = ft_group(reg, shop, NULL);
+    FT_OK(fo_group_set_mode(g[i], FO_MODE_ADDRESS));
+  }
+  fo_tsig_key *k = key();
+  fo_publisher_options o;
+  FT_OK(fo_publisher_options_init(&o, FO_PUBLISHER_OPTIONS_VERSION));
+  o.server = server;
+  o.key = k;
+  o.timeout_ms = 300;
+  o.retry_min_ms = 10;
+  o.retry_max_ms = 20;
+  fo_publisher *pub = NULL;
+  FT_OK(fo_publisher_new(&pub, &loop, reg, &o));
+  FT_OK(fo_publisher_publish_all(pub));
+  watchdog wd;
+  watchdog_start(&loop, &wd, 1500);
+  run_until(&loop, &wd, &wd.fired, 1);
+  unsigned sent = ft_fault_peer_tcp(peer, 2);
+  size_t pending = 0;
+  FT_OK(fo_publisher_pending(pub, &pending));
+  FT_RC(fo_publisher_error(pub), 0);
+  if (expect_in_zone) {
+    cr_assert_eq(sent, 1, "the UPDATE was sent %u times", sent);
+    cr_assert_eq(pending, 0, "%zu groups pending", pending);
+    for (int i = 0; i < N; i++) {
+      fo_publish_status st;
+      FT_OK(fo_publisher_group_status(pub, g[i], &st));
+      cr_assert_eq(st.state, FO_PUBLISH_PUBLISHED);
+    }
+  } else {
+    cr_assert_geq(sent, 2, "not sent again although the zone differs");
+    cr_assert_eq(pending, N, "%zu groups pending", pending);
+  }
+  int closed = 0;
+  fo_publisher_close(pub, count_cb, &closed);
+  loop_done(&loop, &wd);
+  cr_assert_eq(closed, 1);
+  fo_registry_free(reg);
+  fo_tsig_key_free(k);
+  ft_fault_peer_stop(peer);
+}
+
+Test(publish_api, unknown_outcome_already_in_zone_is_published,
+     .timeout = 30) {
+  unknown_outcome("192.0.2.1", 1);
+}
+
+Test(publish_api, unknown_outcome_not_in_zone_is_sent_again, .timeout = 30) {
+  unknown_outcome("192.0.2.2", 0);
+}

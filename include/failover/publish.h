@@ -13,7 +13,11 @@
  * groups, live or deleted. Every other name of the zone is left alone.
  *
  * Failures: timeouts, SERVFAIL and transport errors are retried with
- * exponential backoff and jitter. Every other error RCODE would fail
+ * exponential backoff and jitter. When the outcome of an UPDATE is unknown
+ * (a timeout, a connection closed after sending), the primary is asked
+ * what each name of the batch holds first: a name already holding what
+ * was sent counts as published (a switch that is in DNS is done) and only
+ * the others are sent again. Every other error RCODE would fail
  * again: once three answers in a row say so (such replies are unsigned,
  * so a single forged one must not be believed), the publisher stops,
  * reports the error (fo_publisher_error(), the on_error callback), keeps

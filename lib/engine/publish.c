@@ -18,12 +18,14 @@
 #include "hostport.h"
 #include "index.h"
 #include "publish_judge.h"
+#include "publish_probe.h"
 #include "transport.h"
 #include "random.h"
 #include "reconcile.h"
 #include "tsig.h"
 #include "update.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -424,13 +426,105 @@ static uint64_t backoff_ms(fo_publisher *pub) {
   return ms / 2 + (ms / 2) * r / 65535u;
 }
 
+/* Group k of the message is in the zone as sent. */
+static void confirmed(fo_publisher *pub, fo__pubmsg *m, size_t k) {
+  fo__pubrec *r = &pub->recs[m->recs[k]];
+  r->in_flight = 0;
+  if (m->gens[k] > r->published_gen)
+    r->published_gen = m->gens[k];
+  if (r->group == NULL)
+    r->done = 1;
+  else if (generation_of(r) > r->published_gen)
+    push_back(pub, m->recs[k]); /* changed meanwhile: send again */
+  add_notify(pub, m->recs[k]);
+}
+
+/* Group k goes back to the front of the queue (call in reverse order to
+ * keep the batch's order). */
+static void put_back(fo_publisher *pub, fo__pubmsg *m, size_t k) {
+  pub->recs[m->recs[k]].in_flight = 0;
+  push_front(pub, m->recs[k]);
+}
+
+/* The answer to the probe of an UPDATE whose outcome was unknown: what the
+ * zone already holds as sent is confirmed, the rest goes back. */
+static void probed(const uint8_t *in_step, int ok, void *userdata) {
+  fo__pubmsg *m = userdata;
+  fo_publisher *pub = m->pub;
+  size_t k, back = 0;
+  pub->in_flight--;
+  if (pub->closing) {
+    free_msg(pub, m);
+    return;
+  }
+  for (k = m->count; k-- > 0;) {
+    fo__pubrec *r = &pub->recs[m->recs[k]];
+    if (ok && in_step[k] &&
+        (r->group == NULL || generation_of(r) == m->gens[k])) {
+      confirmed(pub, m, k);
+    } else {
+      put_back(pub, m, k);
+      back++;
+    }
+  }
+  if (back > 0) {
+    pub->failures++;
+    pub->resume_ns = uv_hrtime() + backoff_ms(pub) * 1000000u;
+  } else {
+    pub->failures = 0;
+  }
+  free_msg(pub, m);
+  arm_kick(pub);
+}
+
+/* A timeout or a connection lost after sending: the server may have
+ * applied the UPDATE. Ask the zone before sending it again. Returns 0 when
+ * the probe runs (it answers through probed()). */
+static int probe_unknown(fo_publisher *pub, fo__pubmsg *m) {
+  const char **names;
+  fo_rrset *desired;
+  char (*buf)[FO_NAME_BUFSIZE];
+  size_t k;
+  int rc = FO_ENOMEM;
+  names = fo__calloc(&pub->alloc, m->count, sizeof(*names));
+  desired = fo__calloc(&pub->alloc, m->count, sizeof(*desired));
+  buf = fo__calloc(&pub->alloc, m->count, sizeof(*buf));
+  if (names != NULL && desired != NULL && buf != NULL) {
+    for (k = 0; k < m->count; k++) {
+      const fo__pubrec *r = &pub->recs[m->recs[k]];
+      if (r->group != NULL) {
+        fo_group_address(r->group, buf[k], sizeof(buf[k]));
+        fo_group_records(r->group, &desired[k]);
+      } else {
+        snprintf(buf[k], sizeof(buf[k]), "%s", r->name);
+        desired[k].count = 0; /* a deleted group's name: nothing */
+      }
+      names[k] = buf[k];
+    }
+    pub->in_flight++; /* the message stays out until the probe answers */
+    rc = fo__probe_start(pub->x, &pub->alloc, names, desired, m->count,
+                         probed, m);
+    if (rc != 0)
+      pub->in_flight--;
+  }
+  fo__free(&pub->alloc, names);
+  fo__free(&pub->alloc, desired);
+  fo__free(&pub->alloc, buf);
+  return rc;
+}
+
+static int outcome_unknown(int status, int detail) {
+  return status == FO_ETIMEDOUT ||
+         (status == FO_EIO &&
+          (detail == FO__DNSX_CLOSED || detail == FO__DNSX_GARBAGE));
+}
+
 static void reply_cb(int status, int detail, const unsigned char *abuf,
                      size_t alen, unsigned tries, void *arg) {
   fo__pubmsg *m = arg;
   fo_publisher *pub = m->pub;
   size_t k;
   int verdict;
-  (void)detail;
   (void)tries;
 
   pub->in_flight--;
@@ -438,6 +532,8 @@ static void reply_cb(int status, int detail, const unsigned char *abuf,
     free_msg(pub, m);
     return;
   }
+  if (outcome_unknown(status, detail) && probe_unknown(pub, m) == 0)
+    return;
   if (status == 0)
     observe_commit(pub, m);
   verdict = fo__publish_judge(&pub->key, m->mac, m->mac_len, status, abuf,
@@ -449,23 +545,12 @@ static void reply_cb(int status, int detail, const unsigned char *abuf,
   if (verdict == 0) {
     pub->failures = 0;
     pub->refusals = 0;
-    for (k = 0; k < m->count; k++) {
-      fo__pubrec *r = &pub->recs[m->recs[k]];
-      r->in_flight = 0;
-      if (m->gens[k] > r->published_gen)
-        r->published_gen = m->gens[k];
-      if (r->group == NULL)
-        r->done = 1;
-      else if (generation_of(r) > r->published_gen)
-        push_back(pub, m->recs[k]); /* changed meanwhile: send again */
-      add_notify(pub, m->recs[k]);
-    }
+    for (k = 0; k < m->count; k++)
+      confirmed(pub, m, k);
   } else {
     /* Put the batch back in front, in its order: nothing is lost. */
-    for (k = m->count; k-- > 0;) {
-      pub->recs[m->recs[k]].in_flight = 0;
-      push_front(pub, m->recs[k]);
-    }
+    for (k = m->count; k-- > 0;)
+      put_back(pub, m, k);
     if (verdict == 1) {
       pub->failures++;
       pub->resume_ns = uv_hrtime() + backoff_ms(pub) * 1000000u;
