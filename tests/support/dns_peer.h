@@ -69,7 +69,8 @@ typedef struct ft_dns_peer {
   int running;
 } ft_dns_peer;
 
-/* Start a peer in `mode` (for FT_PEER_RCODE set peer->rcode... via
+/* Start a peer in `mode`. The RCODE, NO_QUESTION and ECHO modes answer
+ * with peer->rcode, which must be set before (or use
  * ft_dns_peer_start_rcode). Returns 0 or -1 (errno). */
 int ft_dns_peer_start(ft_dns_peer *peer, ft_dns_peer_mode mode);
 int ft_dns_peer_start_rcode(ft_dns_peer *peer, int rcode);
