@@ -168,8 +168,11 @@ static int stop_code(ft_dns_peer_mode mode, int rcode, uint64_t ms) {
   ft_group(reg, s, NULL);
   watchdog wd;
   watchdog_start(&loop, &wd, ms);
+  uv_timer_t tick;
+  tick_start(&loop, &tick);
   while (!wd.fired && stopped == 0)
     uv_run(&loop, UV_RUN_ONCE);
+  tick_stop(&loop, &tick);
   int err = fo_publisher_error(pub);
   cr_assert_eq(err, stopped, "on_error said %s, fo_publisher_error() %s",
                fo_err_name(stopped), fo_err_name(err));

@@ -172,9 +172,24 @@ void watchdog_start(uv_loop_t *loop, watchdog *w, uint64_t ms) {
 }
 
 /* Run the loop until *flag >= want or the watchdog fires. */
+static void tick_cb(uv_timer_t *t) { (void)t; }
+
+void tick_start(uv_loop_t *loop, uv_timer_t *tick) {
+  cr_assert_eq(uv_timer_init(loop, tick), 0);
+  cr_assert_eq(uv_timer_start(tick, tick_cb, 10, 10), 0);
+}
+
+void tick_stop(uv_loop_t *loop, uv_timer_t *tick) {
+  uv_close((uv_handle_t *)tick, NULL);
+  uv_run(loop, UV_RUN_NOWAIT); /* the close completes: `tick` may go */
+}
+
 void run_until(uv_loop_t *loop, watchdog *w, const int *flag, int want) {
+  uv_timer_t tick;
+  tick_start(loop, &tick);
   while (*flag < want && !w->fired)
     uv_run(loop, UV_RUN_ONCE);
+  tick_stop(loop, &tick);
 }
 
 static void walk_cb(uv_handle_t *h, void *arg) {

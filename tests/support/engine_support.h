@@ -41,6 +41,12 @@ typedef struct watchdog {
 void watchdog_cb(uv_timer_t *t);
 /* Start a one-shot watchdog of `ms` milliseconds on `loop`. */
 void watchdog_start(uv_loop_t *loop, watchdog *w, uint64_t ms);
+/* A 10 ms repeating timer: a loop run UV_RUN_ONCE whose last awaited
+ * callback came from a timer would otherwise block in the same iteration's
+ * poll until the next timer (the watchdog). run_until() uses it. */
+void tick_start(uv_loop_t *loop, uv_timer_t *tick);
+void tick_stop(uv_loop_t *loop, uv_timer_t *tick);
+
 /* Run the loop until *flag >= want or the watchdog fires. */
 void run_until(uv_loop_t *loop, watchdog *w, const int *flag, int want);
 /* Close the watchdog (NULL: none), run the loop dry, close it. */
