@@ -4,6 +4,8 @@
  */
 #include <failover/publish.h>
 
+#include "store_internal.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,15 +55,10 @@ int fo_lease_keeper_new(fo_lease_keeper **out, uv_loop_t *loop,
   size_t n;
   if (out != NULL)
     *out = NULL;
-  if (out == NULL || loop == NULL || store == NULL || holder == NULL ||
-      cb == NULL || ttl_ms < 30)
+  if (out == NULL || loop == NULL || store == NULL || cb == NULL ||
+      ttl_ms < 30 || !fo__store_holder_valid(holder))
     return FO_EINVAL;
-  /* The store's rule for holders: 1..63 printable characters, no space. */
-  for (n = 0; holder[n] != '\0'; n++)
-    if ((unsigned char)holder[n] < 0x21 || (unsigned char)holder[n] > 0x7e)
-      return FO_EINVAL;
-  if (n == 0 || n > 63)
-    return FO_EINVAL;
+  n = strlen(holder);
   k = calloc(1, sizeof(*k));
   if (k == NULL)
     return FO_ENOMEM;

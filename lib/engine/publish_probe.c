@@ -49,11 +49,6 @@ static void probe_free(fo__probe *p) {
   fo__free(&a, p);
 }
 
-static uint16_t rr_type(fo_rr_type t) {
-  return t == FO_RR_CNAME ? FO__TYPE_CNAME
-                          : t == FO_RR_A ? FO__TYPE_A : FO__TYPE_AAAA;
-}
-
 /* The answer's records at the name, against the desired ones. */
 static void compare(fo__probe *p, size_t k, const fo__dns_msg *msg) {
   const fo_rrset *want = &p->desired[k];
@@ -76,7 +71,8 @@ static void compare(fo__probe *p, size_t k, const fo__dns_msg *msg) {
     for (j = 0; j < want->count && !found; j++) {
       const fo_record *w = &want->records[j];
       const char *data = rr->type == FO__TYPE_CNAME ? rr->target : rr->address;
-      if (rr_type(w->type) == rr->type && rr->ttl == w->ttl &&
+      /* fo_rr_type values are the wire type numbers. */
+      if ((uint16_t)w->type == rr->type && rr->ttl == w->ttl &&
           strcasecmp(data, w->data) == 0) {
         p->seen[k] |= (uint8_t)(1u << j);
         found = 1;

@@ -9,6 +9,7 @@
  * A commit that fails after the memory changed poisons the registry.
  */
 #include "internal.h"
+#include "names.h"
 #include "store_internal.h"
 
 #include <string.h>
@@ -357,13 +358,11 @@ int fo_store_loader_row(fo_store_loader *ld, const fo_store_row *row) {
     if (ld->reg != NULL || row->settings.zone == NULL)
       return FO_ECORRUPT;
     if (ld->opts->zone != NULL) {
-      fo_registry *probe;
-      int same, rc = fo_registry_new(&probe, ld->opts);
+      char zone[FO_NAME_BUFSIZE];
+      int rc = fo__name_normalize(ld->opts->zone, zone, NULL);
       if (rc != 0)
         return rc;
-      same = strcmp(probe->zone, row->settings.zone) == 0;
-      fo_registry_free(probe);
-      if (!same)
+      if (strcmp(zone, row->settings.zone) != 0)
         return FO_EZONE;
     }
     o.zone = row->settings.zone;

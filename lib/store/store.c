@@ -70,7 +70,7 @@ void fo_store_changes_log(const fo_store_changes *changes, const void **bytes,
     *len = changes ? changes->log_len : 0;
 }
 
-static int valid_holder(const char *holder) {
+int fo__store_holder_valid(const char *holder) {
   size_t n;
   if (holder == NULL)
     return 0;
@@ -83,14 +83,14 @@ static int valid_holder(const char *holder) {
 int fo_store_lease_acquire(fo_store *store, const char *holder,
                            uint32_t ttl_ms, fo_store_lease *out) {
   fo_store_lease tmp;
-  if (store == NULL || !valid_holder(holder) || ttl_ms == 0)
+  if (store == NULL || !fo__store_holder_valid(holder) || ttl_ms == 0)
     return FO_EINVAL;
   return store->be.lease_acquire(store->self, holder, ttl_ms,
                                  out ? out : &tmp);
 }
 
 int fo_store_lease_release(fo_store *store, const char *holder) {
-  if (store == NULL || !valid_holder(holder))
+  if (store == NULL || !fo__store_holder_valid(holder))
     return FO_EINVAL;
   return store->be.lease_release(store->self, holder);
 }

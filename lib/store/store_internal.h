@@ -30,6 +30,9 @@ typedef struct fo__decoded {
   char *arena;
 } fo__decoded;
 
+/* The lease's rule for holders: 1..63 printable characters, no space. */
+int fo__store_holder_valid(const char *holder);
+
 /* Encode `rows` as one log entry. Returns 0 or FO_ENOMEM. */
 int fo__log_encode(const fo_allocator *a, const fo_store_row *rows,
                    size_t count, unsigned char **out, size_t *len);
