@@ -9,11 +9,11 @@
  * publishes them all (publish_all, waited for, not timed) and verifies them,
  * then measures:
  *
- *   switch   fo_switch_stack(dc1): every group to dc2, published, verified
+ *   switch   fo_switchover_stack(dc1): every group to dc2, published, verified
  *            on the server, settled. publish_ms = report.published_ms,
  *            verify_ms = all_matched_ms - published_ms, total_ms =
  *            all_matched_ms.
- *   single   fo_switch_group() of one group, --single times (21), slots
+ *   single   fo_switchover_group() of one group, --single times (21), slots
  *            alternating: the median all_matched_ms.
  *   nsupdate the baseline: BIND's nsupdate (or knsupdate with --knsupdate)
  *            sends the same N changes (delete + add CNAME per group, to the
@@ -82,7 +82,7 @@ typedef struct bench {
   int pub_error;
   /* the operation waited for */
   int done;
-  fo_switch_report report;
+  fo_switchover_report report;
   size_t checks_done, checks_bad;
   fo_verify_status first_bad;
 } bench;
@@ -201,7 +201,7 @@ static int verify_all(bench *b, double *ms) {
   return 0;
 }
 
-static void switch_cb(const fo_switch_report *r, void *userdata) {
+static void switch_cb(const fo_switchover_report *r, void *userdata) {
   bench *b = userdata;
   b->report = *r;
   b->done = 1;
@@ -210,21 +210,23 @@ static void switch_cb(const fo_switch_report *r, void *userdata) {
 /* Switch every group active on `from` to its other stack. */
 static int switch_stack(bench *b, fo_stack *from) {
   b->done = 0;
-  int rc = fo_switch_stack(b->pub, b->ver, from, 60000, switch_cb, b);
+  fo_switchover_options o = FO_SWITCHOVER_OPTIONS_INIT;
+  o.until_ms = 60000;
+  int rc = fo_switchover_stack(NULL, b->pub, b->ver, from, &o, switch_cb, b);
   if (rc != 0) {
-    fail("fo_switch_stack: %s", fo_strerror(rc));
+    fail("fo_switchover_stack: %s", fo_strerror(rc));
     return -1;
   }
   if (run_until(b, pred_done, 90000) != 0) {
-    fail("fo_switch_stack: no report");
+    fail("fo_switchover_stack: no report");
     return -1;
   }
-  const fo_switch_report *r = &b->report;
+  const fo_switchover_report *r = &b->report;
   if (r->error != 0 || r->failed != 0 || r->groups != b->n) {
     char what[128];
     snprintf(what, sizeof what, "%zu groups, %zu failed", r->groups,
              r->failed);
-    fail("fo_switch_stack: %s: %s", what, fo_strerror(r->error));
+    fail("fo_switchover_stack: %s: %s", what, fo_strerror(r->error));
     return -1;
   }
   return 0;
@@ -232,14 +234,16 @@ static int switch_stack(bench *b, fo_stack *from) {
 
 static int switch_one(bench *b, fo_group *g, fo_slot to, double *ms) {
   b->done = 0;
-  int rc = fo_switch_group(b->pub, b->ver, g, to, 0, 10000, switch_cb, b);
+  fo_switchover_options o = FO_SWITCHOVER_OPTIONS_INIT;
+  o.until_ms = 10000;
+  int rc = fo_switchover_group(NULL, b->pub, b->ver, g, to, &o, switch_cb, b);
   if (rc != 0) {
-    fail("fo_switch_group: %s", fo_strerror(rc));
+    fail("fo_switchover_group: %s", fo_strerror(rc));
     return -1;
   }
   if (run_until(b, pred_done, 20000) != 0 || b->report.error != 0 ||
       b->report.failed != 0) {
-    fail("fo_switch_group: %s", fo_strerror(b->report.error));
+    fail("fo_switchover_group: %s", fo_strerror(b->report.error));
     return -1;
   }
   *ms = b->report.all_matched_ms;
@@ -460,7 +464,7 @@ int main(int argc, char **argv) {
     static const uint32_t flights[] = {1, 4, 16};
     double best = 1e30;
     uint32_t best_b = 0, best_k = 0;
-    printf("sweep     fo_switch_stack of %zu groups, back and forth:\n", n);
+    printf("sweep     fo_switchover_stack of %zu groups, back and forth:\n", n);
     close_publisher(b);
     for (size_t i = 0; i < sizeof batches / sizeof *batches; i++)
       for (size_t k = 0; k < sizeof flights / sizeof *flights; k++) {
@@ -492,11 +496,11 @@ int main(int argc, char **argv) {
 
   /* The measured switch of the whole stack. */
   if (batch || in_flight)
-    printf("switch    fo_switch_stack(%s), batch %u, in flight %u:\n",
+    printf("switch    fo_switchover_stack(%s), batch %u, in flight %u:\n",
            active == b->dc1 ? "dc1" : "dc2", (unsigned)batch,
            (unsigned)in_flight);
   else
-    printf("switch    fo_switch_stack(%s), the publisher's default batch and "
+    printf("switch    fo_switchover_stack(%s), the publisher's default batch and "
            "in-flight window:\n", active == b->dc1 ? "dc1" : "dc2");
   if (switch_stack(b, active) != 0)
     goto out;
@@ -523,7 +527,7 @@ int main(int argc, char **argv) {
     }
     qsort(t, (size_t)single, sizeof t[0], cmp_double);
     single_ms = t[single / 2];
-    printf("single    fo_switch_group x %d: min %.2f, median %.2f, max %.2f "
+    printf("single    fo_switchover_group x %d: min %.2f, median %.2f, max %.2f "
            "ms\n",
            single, t[0], single_ms, t[single - 1]);
   }

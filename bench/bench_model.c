@@ -344,7 +344,7 @@ int main(int argc, char **argv) {
 
   /* Spot-check that a fanned-out group really points at the new web head. */
   if (nfan > 0) {
-    fo_target t;
+    fo_target t = FO_TARGET_INIT;
     check(fo_group_target(groups[0], &t), "fo_group_target");
     if (t.none != FO_NONE_NOT || t.host_name == NULL ||
         strncmp(t.host_name, "lb1.hot.", 8) != 0)

@@ -497,7 +497,7 @@ static double bench_fanout(size_t n, size_t batch, int rounds) {
   for (r = 0; r < rounds; r++) {
     uint64_t rev0 = revision_of(reg);
     unsigned long long before = events.server_added;
-    fo_target t;
+    fo_target t = FO_TARGET_INIT;
     double t0 = now();
     check(fo_stack_add_server(hot, FO_SERVER_LOAD_BALANCER, "lb1", NULL),
           "fo_stack_add_server (load balancer)");

@@ -214,8 +214,7 @@ static void on_result(const fo_verify_result *r, void *userdata);
 
 static void submit(vpass *p) {
   size_t i = p->next++;
-  fo_expectation e;
-  memset(&e, 0, sizeof e);
+  fo_expectation e = FO_EXPECTATION_INIT;
   e.kind = FO_EXPECT_CNAME;
   e.target = p->z->target[i];
   check(fo_verify_name(NULL, p->v, p->z->name[i], &e, &p->params, on_result,
@@ -230,7 +229,7 @@ static void on_result(const fo_verify_result *r, void *userdata) {
     p->errors++;
   if ((r->status != FO_VERIFY_MATCH || r->error != 0) &&
       p->first_bad[0] == '\0') {
-    const fo_server_answer *s = r->server_count ? &r->servers[0] : NULL;
+    const fo_server_answer *s = fo_verify_result_server(r, 0);
     snprintf(p->first_bad, sizeof p->first_bad,
              "%s: %s, error %s, rcode %d, chain %zu, rounds %lu", r->name,
              fo_verify_status_name(r->status), fo_err_name(r->error),

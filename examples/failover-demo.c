@@ -12,7 +12,7 @@
  *
  *   1. publishes the group and shows what each server answers;
  *   2. adds a load balancer to shop: the group follows on its own;
- *   3. switches to the backup with fo_switch_group() and prints the
+ *   3. switches to the backup with fo_switchover_group() and prints the
  *      timings (published, first server, every server, resolvers);
  *   4. removes the group again (the zone is left as it was found).
  *
@@ -50,7 +50,7 @@ typedef struct demo {
   int check_done;
   int check_ok;
   int switch_done;
-  fo_switch_report report;
+  fo_switchover_report report;
   uint32_t wait_ms;
 } demo;
 
@@ -150,7 +150,7 @@ static void print_answer(const fo_server_answer *a) {
 static void check_cb(const fo_verify_result *r, void *userdata) {
   demo *d = userdata;
   for (size_t i = 0; i < r->server_count; i++)
-    print_answer(&r->servers[i]);
+    print_answer(fo_verify_result_server(r, i));
   d->check_ok = r->error == 0 && r->status == FO_VERIFY_MATCH;
   if (!d->check_ok)
     printf("  verify: NOT matched: %s%s%s\n", fo_verify_status_name(r->status),
@@ -163,7 +163,7 @@ static void check_cb(const fo_verify_result *r, void *userdata) {
 /* Ask every server what the group's name points at, until they all say
  * what the model says (secondaries may need a NOTIFY round). */
 static int verify_group(demo *d, fo_group *g) {
-  fo_target t;
+  fo_target t = FO_TARGET_INIT;
   fo_group_target(g, &t);
   if (t.none == FO_NONE_NOT)
     printf("  expect: CNAME %s.\n", t.host_name);
@@ -185,7 +185,7 @@ static int verify_group(demo *d, fo_group *g) {
   return d->check_ok ? 0 : -1;
 }
 
-static void switch_cb(const fo_switch_report *r, void *userdata) {
+static void switch_cb(const fo_switchover_report *r, void *userdata) {
   demo *d = userdata;
   d->report = *r;
   d->switch_done = 1;
@@ -193,8 +193,10 @@ static void switch_cb(const fo_switch_report *r, void *userdata) {
 
 static int do_switch(demo *d, fo_group *g) {
   d->switch_done = 0;
-  int rc = fo_switch_group(d->pub, d->ver, g, FO_SLOT_BACKUP, 0, d->wait_ms,
-                           switch_cb, d);
+  fo_switchover_options o = FO_SWITCHOVER_OPTIONS_INIT;
+  o.until_ms = d->wait_ms;
+  int rc = fo_switchover_group(NULL, d->pub, d->ver, g, FO_SLOT_BACKUP, &o,
+                               switch_cb, d);
   if (rc != 0) {
     printf("  switch: refused: %s (%s)\n", fo_err_name(rc), fo_strerror(rc));
     return -1;
@@ -206,7 +208,7 @@ static int do_switch(demo *d, fo_group *g) {
     printf("  switch: no report in time\n");
     return -1;
   }
-  const fo_switch_report *r = &d->report;
+  const fo_switchover_report *r = &d->report;
   printf("  published after            %8.1f ms\n", r->published_ms);
   printf("  first server matched after %8.1f ms\n", r->first_match_ms);
   printf("  all servers matched after  %8.1f ms\n", r->all_matched_ms);

@@ -45,7 +45,7 @@ static void show(fo_registry *reg) {
   for (g = fo_registry_next_group(reg, NULL); g != NULL;
        g = fo_registry_next_group(reg, g)) {
     char addr[FO_NAME_BUFSIZE];
-    fo_target t;
+    fo_target t = FO_TARGET_INIT;
     fo_state st;
     check(fo_group_address(g, addr, sizeof addr), "address");
     check(fo_group_state(g, &st), "state");

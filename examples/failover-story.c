@@ -86,7 +86,7 @@ static void step(const char *title) { printf("\n== %s\n", title); }
 /* The group's state, slots and the DNS records it should have right now. */
 static void show(const fo_group *g) {
   fo_state state;
-  fo_rrset set;
+  fo_rrset set = FO_RRSET_INIT;
   char text[2 * 600];
 
   check(fo_group_state(g, &state), "fo_group_state");

@@ -141,6 +141,7 @@ static void parse_args(args *a, int argc, char **argv) {
   memset(a, 0, sizeof *a);
   fo_verifier_options_init(&a->opts, FO_VERIFIER_OPTIONS_VERSION);
   a->params.version = FO_VERIFY_PARAMS_VERSION;
+  a->expect.version = FO_EXPECTATION_VERSION;
   a->expect.addresses = a->addresses;
 
   for (int i = 1; i < argc; i++) {
@@ -393,8 +394,9 @@ static void on_result(const fo_verify_result *res, void *userdata) {
 
   r->check = NULL; /* the handle is gone once we return */
   for (i = 0; i < res->server_count; i++) {
-    print_server(&res->servers[i], &r->a->expect, r->a->params.until_ms != 0);
-    if (res->servers[i].status == FO_VERIFY_MATCH)
+    const fo_server_answer *a = fo_verify_result_server(res, i);
+    print_server(a, &r->a->expect, r->a->params.until_ms != 0);
+    if (a->status == FO_VERIFY_MATCH)
       matched++;
   }
 

@@ -356,7 +356,7 @@ Test(exhaustion, address_space_of_10) {
   FT_RC(fo_group_create(&g, reg, NULL, NULL), FO_EEXHAUSTED);
   cr_assert_null(g);
   fo_op op;
-  FT_OK(fo_op_init(&op, FO_OP_CREATE));
+  FT_OK(fo_op_init(&op, FO_OP_VERSION, FO_OP_CREATE));
   op.registry = reg;
   FT_RC(fo_op_check(&op), FO_EEXHAUSTED);
   FT_UNCHANGED(before, reg, "create in an exhausted address space");
@@ -425,7 +425,7 @@ Test(random_source, failure_allocates_nothing) {
   cr_assert_null(g);
   cr_assert_gt(rng.calls, calls, "the random source was not asked");
   fo_op op;
-  FT_OK(fo_op_init(&op, FO_OP_CREATE));
+  FT_OK(fo_op_init(&op, FO_OP_VERSION, FO_OP_CREATE));
   op.registry = reg;
   FT_RC(fo_op_apply(&op, &g), FO_ERANDOM);
   cr_assert_eq(al.live, live, "FO_ERANDOM left %zu blocks allocated", al.live - live);

@@ -417,13 +417,13 @@ static void busy_cb(const fo_change *c, void *ud) {
   x->rcs[i++] = fo_group_set_mode(x->group, FO_MODE_ADDRESS);
   x->rcs[i++] = fo_registry_subscribe(x->reg, nop_cb, NULL, NULL);
   x->rcs[i++] = fo_registry_unsubscribe(x->reg, x->sub_id);
-  fo_op_init(&op, FO_OP_CREATE);
+  fo_op_init(&op, FO_OP_VERSION, FO_OP_CREATE);
   op.registry = x->reg;
   x->rcs[i++] = fo_op_apply(&op, &ng);
-  fo_op_init(&op, FO_OP_DELETE);
+  fo_op_init(&op, FO_OP_VERSION, FO_OP_DELETE);
   op.group = x->reserved;
   x->rcs[i++] = fo_op_apply(&op, NULL);
-  fo_op_init(&op, FO_OP_REMOVE_STACK);
+  fo_op_init(&op, FO_OP_VERSION, FO_OP_REMOVE_STACK);
   op.stack = x->spare;
   x->rcs[i++] = fo_op_apply(&op, NULL);
   x->rcs[i++] = fo_group_attach(x->reserved, FO_SLOT_PRIMARY, x->spare);

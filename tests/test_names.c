@@ -131,7 +131,7 @@ Test(zone, mixed_case_stored_lowercase) {
   FT_OK(fo_registry_zone(reg, &z));
   cr_assert_str_eq(z, "failover.example.net");
   fo_stack *s = ft_stack(reg, "shop", 1, 0);
-  fo_server_info info;
+  fo_server_info info = FO_SERVER_INFO_INIT;
   FT_OK(fo_stack_find_server(s, "web1", &info));
   cr_assert_str_eq(info.host_name, "web1.shop.failover.example.net");
   fo_registry_free(reg);
@@ -372,7 +372,7 @@ Test(labels, server_names) {
   FT_OK(fo_stack_server_count(s, FO_SERVER_WEB, &n));
   cr_assert_eq(n, 0);
   FT_OK(fo_stack_add_server(s, FO_SERVER_WEB, "Web1", NULL));
-  fo_server_info info;
+  fo_server_info info = FO_SERVER_INFO_INIT;
   FT_OK(fo_stack_server_at(s, FO_SERVER_WEB, 0, &info));
   cr_assert_str_eq(info.name, "web1");
   cr_assert_str_eq(info.host_name, "web1.shop." FT_ZONE);
@@ -415,7 +415,7 @@ Test(host_names, explicit_valid) {
   fo_stack *s = ft_stack(reg, "shop", 0, 0);
   FT_OK(fo_stack_add_server(s, FO_SERVER_WEB, "web1", "www.example.com"));
   FT_OK(fo_stack_add_server(s, FO_SERVER_WEB, "web2", "origin.example.org."));
-  fo_server_info info;
+  fo_server_info info = FO_SERVER_INFO_INIT;
   FT_OK(fo_stack_find_server(s, "web1", &info));
   cr_assert_str_eq(info.host_name, "www.example.com");
   cr_assert_eq(info.host_name_explicit, 1);
@@ -468,7 +468,7 @@ Test(host_names, explicit_invalid) {
 Test(host_names, set_and_clear_explicit) {
   fo_registry *reg = ft_registry(NULL, NULL);
   fo_stack *s = ft_stack(reg, "shop", 1, 0);
-  fo_server_info info;
+  fo_server_info info = FO_SERVER_INFO_INIT;
   FT_OK(fo_stack_set_server_host_name(s, "web1", "www.example.com"));
   FT_OK(fo_stack_find_server(s, "web1", &info));
   cr_assert_str_eq(info.host_name, "www.example.com");
@@ -485,7 +485,7 @@ Test(host_names, set_and_clear_explicit) {
 Test(addresses, valid_literals_canonical) {
   fo_registry *reg = ft_registry(NULL, NULL);
   fo_stack *s = ft_stack(reg, "shop", 1, 0);
-  fo_server_info info;
+  fo_server_info info = FO_SERVER_INFO_INIT;
   FT_OK(fo_stack_find_server(s, "web1", &info));
   cr_assert_null(info.ipv4);
   cr_assert_null(info.ipv6);
@@ -545,7 +545,7 @@ Test(addresses, invalid_literals_refused) {
   }
   FT_UNCHANGED(before, reg, "refused addresses");
   free(before);
-  fo_server_info info;
+  fo_server_info info = FO_SERVER_INFO_INIT;
   FT_OK(fo_stack_find_server(s, "web1", &info));
   cr_assert_str_eq(info.ipv4, "192.0.2.7");
   cr_assert_str_eq(info.ipv6, "2001:db8::7");
@@ -596,7 +596,7 @@ Test(templates, custom_template_forms_host_names) {
   fo_registry *reg = NULL;
   FT_OK(registry_with_template("{server}-www.hosts-{stack}.{zone}", NULL, &reg));
   fo_stack *s = ft_stack(reg, "shop", 1, 0);
-  fo_server_info info;
+  fo_server_info info = FO_SERVER_INFO_INIT;
   FT_OK(fo_stack_find_server(s, "web1", &info));
   cr_assert_str_eq(info.host_name, "web1-www.hosts-shop." FT_ZONE);
   cr_assert_eq(info.host_name_explicit, 0);
@@ -653,7 +653,7 @@ Test(templates, templated_host_name_over_253) {
   free(before);
   FT_OK(fo_stack_add_server(s, FO_SERVER_WEB, rep('w', 12), "www.example.com"));
   FT_RC(fo_stack_set_server_host_name(s, rep('w', 12), NULL), FO_ENAMETOOLONG);
-  fo_server_info info;
+  fo_server_info info = FO_SERVER_INFO_INIT;
   FT_OK(fo_stack_find_server(s, rep('w', 12), &info));
   cr_assert_str_eq(info.host_name, "www.example.com");
   fo_registry_free(reg);
@@ -701,8 +701,8 @@ Test(null_args, stack_functions) {
   const char *str;
   fo_registry *r;
   size_t n;
-  fo_server_info info;
-  fo_web_head wh;
+  fo_server_info info = FO_SERVER_INFO_INIT;
+  fo_web_head_rule rule;
   FT_RC(fo_stack_new(NULL, reg, "x"), FO_EINVAL);
   FT_RC(fo_stack_new(&o, NULL, "x"), FO_EINVAL);
   FT_RC(fo_stack_new(&o, reg, NULL), FO_EINVAL);
@@ -732,8 +732,8 @@ Test(null_args, stack_functions) {
   FT_RC(fo_stack_find_server(NULL, "web1", &info), FO_EINVAL);
   FT_RC(fo_stack_find_server(s, NULL, &info), FO_EINVAL);
   FT_RC(fo_stack_find_server(s, "web1", NULL), FO_EINVAL);
-  FT_RC(fo_stack_web_head(NULL, &wh), FO_EINVAL);
-  FT_RC(fo_stack_web_head(s, NULL), FO_EINVAL);
+  FT_RC(fo_stack_web_head(NULL, &info, &rule), FO_EINVAL);
+  FT_RC(fo_stack_web_head(s, NULL, &rule), FO_EINVAL);
   FT_RC(fo_stack_group_count(NULL, &n), FO_EINVAL);
   FT_RC(fo_stack_group_count(s, NULL), FO_EINVAL);
   FT_UNCHANGED(before, reg, "NULL arguments");
@@ -755,11 +755,11 @@ Test(null_args, group_functions) {
   fo_record_mode m;
   uint64_t gen;
   fo_registry *r;
-  fo_target tg;
-  fo_rrset set;
+  fo_target tg = FO_TARGET_INIT;
+  fo_rrset set = FO_RRSET_INIT;
   fo_op op;
   size_t len;
-  FT_RC(fo_op_init(NULL, FO_OP_CREATE), FO_EINVAL);
+  FT_RC(fo_op_init(NULL, FO_OP_VERSION, FO_OP_CREATE), FO_EINVAL);
   FT_RC(fo_op_check(NULL), FO_EINVAL);
   FT_RC(fo_op_apply(NULL, NULL), FO_EINVAL);
   FT_RC(fo_group_create(NULL, reg, NULL, NULL), FO_EINVAL);
@@ -796,23 +796,23 @@ Test(null_args, group_functions) {
   FT_RC(fo_rrset_format(NULL, buf, sizeof buf, &len), FO_EINVAL);
   FT_RC(fo_rrset_format(&set, NULL, sizeof buf, &len), FO_EINVAL);
   /* ops with NULL handles */
-  FT_OK(fo_op_init(&op, FO_OP_CREATE));
+  FT_OK(fo_op_init(&op, FO_OP_VERSION, FO_OP_CREATE));
   FT_RC(fo_op_check(&op), FO_EINVAL); /* no registry */
   FT_RC(fo_op_apply(&op, &o), FO_EINVAL);
   static const fo_op_kind group_kinds[] = {FO_OP_ATTACH, FO_OP_DETACH, FO_OP_SWITCH,
                                            FO_OP_SETTLE, FO_OP_DELETE};
   for (size_t i = 0; i < 5; i++) {
-    FT_OK(fo_op_init(&op, group_kinds[i]));
+    FT_OK(fo_op_init(&op, FO_OP_VERSION, group_kinds[i]));
     op.stack = s;
     FT_RC(fo_op_check(&op), FO_EINVAL);
     FT_RC(fo_op_apply(&op, NULL), FO_EINVAL);
   }
-  FT_OK(fo_op_init(&op, FO_OP_ATTACH));
+  FT_OK(fo_op_init(&op, FO_OP_VERSION, FO_OP_ATTACH));
   op.group = g;
   op.slot = FO_SLOT_BACKUP;
   FT_RC(fo_op_check(&op), FO_EINVAL); /* no stack */
   FT_RC(fo_op_apply(&op, NULL), FO_EINVAL);
-  FT_OK(fo_op_init(&op, FO_OP_REMOVE_STACK));
+  FT_OK(fo_op_init(&op, FO_OP_VERSION, FO_OP_REMOVE_STACK));
   FT_RC(fo_op_check(&op), FO_EINVAL);
   FT_RC(fo_op_apply(&op, NULL), FO_EINVAL);
   FT_UNCHANGED(before, reg, "NULL arguments");
@@ -829,7 +829,7 @@ Test(bad_enums, refused_with_einval) {
   fo_group *g = ft_group(reg, s, NULL);
   char *before = ft_snapshot(reg);
   size_t n;
-  fo_server_info info;
+  fo_server_info info = FO_SERVER_INFO_INIT;
   fo_stack *so;
   fo_op op;
   static const int bad_kinds[] = {0, 3, -1, 100};
@@ -848,7 +848,7 @@ Test(bad_enums, refused_with_einval) {
     FT_RC(fo_group_switch(g, sl, 0), FO_EINVAL);
     FT_RC(fo_group_switch(g, sl, FO_FORCE), FO_EINVAL);
     FT_RC(fo_group_stack(g, sl, &so), FO_EINVAL);
-    FT_OK(fo_op_init(&op, FO_OP_ATTACH));
+    FT_OK(fo_op_init(&op, FO_OP_VERSION, FO_OP_ATTACH));
     op.group = g;
     op.stack = b;
     op.slot = sl;
@@ -857,9 +857,10 @@ Test(bad_enums, refused_with_einval) {
   }
   FT_RC(fo_group_set_mode(g, (fo_record_mode)0), FO_EINVAL);
   FT_RC(fo_group_set_mode(g, (fo_record_mode)3), FO_EINVAL);
-  FT_RC(fo_op_init(&op, (fo_op_kind)0), FO_EINVAL);
-  FT_RC(fo_op_init(&op, (fo_op_kind)8), FO_EINVAL);
+  FT_RC(fo_op_init(&op, FO_OP_VERSION, (fo_op_kind)0), FO_EINVAL);
+  FT_RC(fo_op_init(&op, FO_OP_VERSION, (fo_op_kind)8), FO_EINVAL);
   memset(&op, 0, sizeof op);
+  op.version = FO_OP_VERSION;
   op.kind = (fo_op_kind)99;
   op.group = g;
   op.registry = reg;

@@ -154,7 +154,7 @@ static void check_group(world *w, fo_group *g) {
   gen_entry *e = gen_slot(w, g, 0);
   W_CHECK(w, e && e->gen == gen, "generation %" PRIu64 " but the feed said %" PRIu64, gen,
           e ? e->gen : 0);
-  fo_rrset want, got;
+  fo_rrset want = FO_RRSET_INIT, got = FO_RRSET_INIT;
   if (st == FO_GROUP_DELETED) {
     fo_stack *x;
     W_CHECK(w, fo_group_stack(g, FO_SLOT_PRIMARY, &x) == FO_EDELETED &&
@@ -178,12 +178,13 @@ static void check_group(world *w, fo_group *g) {
   }
   ft_expected_rrset(g, &want);
   memset(&got, 0, sizeof got);
+  got.version = FO_RRSET_VERSION;
   W_CHECK(w, fo_group_records(g, &got) == 0, "fo_group_records");
   if (!ft_rrset_equal(&want, &got)) {
     char *a = ft_rrset_describe(&got), *b = ft_rrset_describe(&want);
     W_FAIL(w, "records %s, expected %s", a, b);
   }
-  fo_target t;
+  fo_target t = FO_TARGET_INIT;
   W_CHECK(w, fo_group_target(g, &t) == 0, "fo_group_target");
   W_CHECK(w, t.none == want.none, "target none %d, records none %d", (int)t.none,
           (int)want.none);
@@ -325,8 +326,9 @@ static void print_group(const fo_group *g, group_print *out) {
   out->rc_b = fo_group_stack(g, FO_SLOT_BACKUP, &out->b);
   if (out->p || out->b)
     out->rc_act = fo_group_active_slot(g, &out->act);
+  out->rec.version = FO_RRSET_VERSION;
   out->rc_rec = fo_group_records(g, &out->rec);
-  fo_target t;
+  fo_target t = FO_TARGET_INIT;
   out->rc_tgt = fo_group_target(g, &t);
   out->tnone = t.none;
 }
@@ -379,8 +381,7 @@ static char *print_stack(const fo_stack *s) {
     fp_num(&b, rc);
     fp_num(&b, (long long)n);
     for (size_t i = 0; rc == 0 && i < n; i++) {
-      fo_server_info info;
-      memset(&info, 0, sizeof info);
+      fo_server_info info = FO_SERVER_INFO_INIT;
       fp_num(&b, fo_stack_server_at(s, kinds[k], i, &info));
       fp_num(&b, (long long)info.kind);
       fp_str(&b, info.name);
@@ -390,13 +391,13 @@ static char *print_stack(const fo_stack *s) {
       fp_str(&b, info.ipv6);
     }
   }
-  fo_web_head wh;
-  memset(&wh, 0, sizeof wh);
-  rc = fo_stack_web_head(s, &wh);
+  fo_server_info head = FO_SERVER_INFO_INIT;
+  fo_web_head_rule rule = 0;
+  rc = fo_stack_web_head(s, &head, &rule);
   fp_num(&b, rc);
   if (rc == 0) {
-    fp_num(&b, (long long)wh.rule);
-    fp_str(&b, wh.server.name);
+    fp_num(&b, (long long)rule);
+    fp_str(&b, head.name);
   }
   return ft_buf_take(&b);
 }
@@ -442,13 +443,13 @@ static void one_op(world *w) {
   fo_group *g = NULL;
   fo_stack *s = NULL;
   switch (k) {
-  case K_CREATE: fo_op_init(&op, FO_OP_CREATE); break;
-  case K_ATTACH: fo_op_init(&op, FO_OP_ATTACH); break;
-  case K_DETACH: fo_op_init(&op, FO_OP_DETACH); break;
-  case K_SWITCH: fo_op_init(&op, FO_OP_SWITCH); break;
-  case K_SETTLE: fo_op_init(&op, FO_OP_SETTLE); break;
-  case K_DELETE: fo_op_init(&op, FO_OP_DELETE); break;
-  case K_REMOVE_STACK: fo_op_init(&op, FO_OP_REMOVE_STACK); break;
+  case K_CREATE: fo_op_init(&op, FO_OP_VERSION, FO_OP_CREATE); break;
+  case K_ATTACH: fo_op_init(&op, FO_OP_VERSION, FO_OP_ATTACH); break;
+  case K_DETACH: fo_op_init(&op, FO_OP_VERSION, FO_OP_DETACH); break;
+  case K_SWITCH: fo_op_init(&op, FO_OP_VERSION, FO_OP_SWITCH); break;
+  case K_SETTLE: fo_op_init(&op, FO_OP_VERSION, FO_OP_SETTLE); break;
+  case K_DELETE: fo_op_init(&op, FO_OP_VERSION, FO_OP_DELETE); break;
+  case K_REMOVE_STACK: fo_op_init(&op, FO_OP_VERSION, FO_OP_REMOVE_STACK); break;
   default: is_op = 0; memset(&op, 0, sizeof op); break;
   }
   if (is_op) {

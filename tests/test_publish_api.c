@@ -2,11 +2,15 @@
  * test_publish_api.c - regression tests of the publisher with no real DNS
  * server: sends that fail at once (the limited broadcast address), the
  * publisher closed from a change callback (an unused port), and what each
- * error RCODE of a fake peer makes it report. The engines' memory comes
- * from the fence allocator (support/engine_support.h).
+ * error RCODE of a fake peer makes it report, and the versioned structs
+ * (fo_publish_status, fo_publisher_options) read and written only as far as
+ * their version reaches. The engines' memory comes from the fence allocator
+ * (support/engine_support.h).
  */
 #define _GNU_SOURCE /* <uv.h> needs POSIX types under -std=c11 */
+#include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <failover/publish.h>
@@ -49,7 +53,7 @@ Test(publish_api, publisher_sync_send_failure_does_not_spin) {
   cr_log_info("300 ms watchdog after %.0f ms, %u loop iterations", ms,
               iterations);
   cr_assert(wd.fired);
-  fo_publish_status st;
+  fo_publish_status st = FO_PUBLISH_STATUS_INIT;
   FT_OK(fo_publisher_group_status(pub, g, &st));
   cr_assert(st.state == FO_PUBLISH_PENDING || st.state == FO_PUBLISH_FAILED,
             "group state %d: published or in flight?", (int)st.state);
@@ -315,7 +319,7 @@ static void unknown_outcome(const char *ipv4, int expect_in_zone) {
     cr_assert_eq(sent, 1, "the UPDATE was sent %u times", sent);
     cr_assert_eq(pending, 0, "%zu groups pending", pending);
     for (int i = 0; i < N; i++) {
-      fo_publish_status st;
+      fo_publish_status st = FO_PUBLISH_STATUS_INIT;
       FT_OK(fo_publisher_group_status(pub, g[i], &st));
       cr_assert_eq(st.state, FO_PUBLISH_PUBLISHED);
     }
@@ -338,4 +342,145 @@ Test(publish_api, unknown_outcome_already_in_zone_is_published) {
 
 Test(publish_api, unknown_outcome_not_in_zone_is_sent_again) {
   unknown_outcome("192.0.2.2", 0);
+}
+
+/* ---- 6. structs that grow by version ------------------------------------------ */
+
+/* Version 1 of each struct ends with this field (padding after it is not
+ * the struct's: a later version may put a field there). */
+#define STATUS_V1_SIZE (offsetof(fo_publish_status, error) + sizeof(int))
+#define OPTIONS_V1_SIZE                                                        \
+  (offsetof(fo_publisher_options, allocator) + sizeof(const fo_allocator *))
+#define CANARY 0xA5
+
+/* Bytes [from, to) of p all hold CANARY. */
+static int untouched(const unsigned char *p, size_t from, size_t to) {
+  for (size_t i = from; i < to; i++)
+    if (p[i] != CANARY)
+      return 0;
+  return 1;
+}
+
+Test(publish_api, group_status_writes_only_its_version) {
+  const fo_allocator *alloc = fence_init();
+  char dead[64];
+  dead_server(dead, sizeof dead);
+  uv_loop_t loop;
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  fo_registry *reg = registry(alloc);
+  fo_tsig_key *k = key();
+  fo_publisher *pub = publisher(&loop, reg, dead, k, alloc);
+  fo_group *g = ft_group(reg, NULL, NULL);
+  fo_registry *other = registry(alloc);
+  fo_group *foreign = ft_group(other, NULL, NULL);
+  /* The current struct with room after it, aligned as the struct. */
+  union {
+    fo_publish_status st;
+    unsigned char b[sizeof(fo_publish_status) + 16];
+  } u;
+
+  /* Unknown versions: FO_EVERSION, not a byte written. */
+  const unsigned int bad[] = {0, FO_PUBLISH_STATUS_VERSION + 1, 1000};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    memset(u.b, CANARY, sizeof u.b);
+    u.st.version = bad[i];
+    FT_RC(fo_publisher_group_status(pub, g, &u.st), FO_EVERSION);
+    cr_assert_eq(u.st.version, bad[i]);
+    cr_assert(untouched(u.b, sizeof u.st.version, sizeof u.b),
+              "version %u: written", bad[i]);
+  }
+  FT_RC(fo_publisher_group_status(pub, g, NULL), FO_EINVAL);
+  fo_publish_status st = FO_PUBLISH_STATUS_INIT;
+  FT_RC(fo_publisher_group_status(pub, foreign, &st), FO_EFOREIGN);
+
+  /* Version 1, as an older program built when the struct ended at
+   * `error`: filled up to there, nothing after it. */
+  cr_assert_eq(FO_PUBLISH_STATUS_VERSION, 1);
+  memset(u.b, CANARY, sizeof u.b);
+  u.st.version = 1;
+  FT_OK(fo_publisher_group_status(pub, g, &u.st));
+  cr_assert_eq(u.st.version, 1);
+  cr_assert_eq(u.st.state, FO_PUBLISH_PENDING);
+  cr_assert_eq(u.st.generation, 1);
+  cr_assert_eq(u.st.published_generation, 0);
+  cr_assert_eq(u.st.error, 0);
+  cr_assert(untouched(u.b, STATUS_V1_SIZE, sizeof u.b),
+            "written past version 1's %zu bytes", (size_t)STATUS_V1_SIZE);
+  /* The initialiser sets the version and nothing else. */
+  cr_assert_eq(st.version, FO_PUBLISH_STATUS_VERSION);
+
+  int closed = 0;
+  fo_publisher_close(pub, count_cb, &closed);
+  loop_done(&loop, NULL);
+  cr_assert_eq(closed, 1);
+  fo_registry_free(reg);
+  fo_registry_free(other);
+  fo_tsig_key_free(k);
+  fence_done();
+}
+
+Test(publish_api, options_are_read_and_written_by_version) {
+  const fo_allocator *alloc = fence_init();
+  union {
+    fo_publisher_options o;
+    unsigned char b[sizeof(fo_publisher_options) + 16];
+  } u;
+
+  /* _init: unknown versions write nothing; version 1 writes its bytes. */
+  const unsigned int bad[] = {0, FO_PUBLISHER_OPTIONS_VERSION + 1, 1000};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    memset(u.b, CANARY, sizeof u.b);
+    FT_RC(fo_publisher_options_init(&u.o, bad[i]), FO_EVERSION);
+    cr_assert(untouched(u.b, 0, sizeof u.b), "version %u: written",
+              bad[i]);
+  }
+  FT_RC(fo_publisher_options_init(NULL, FO_PUBLISHER_OPTIONS_VERSION),
+        FO_EINVAL);
+  memset(u.b, CANARY, sizeof u.b);
+  FT_OK(fo_publisher_options_init(&u.o, 1));
+  cr_assert_eq(u.o.version, 1);
+  cr_assert_null(u.o.server);
+  cr_assert_null(u.o.key);
+  cr_assert_eq(u.o.timeout_ms, 0);
+  cr_assert_null(u.o.on_published);
+  cr_assert_null(u.o.allocator);
+  cr_assert(untouched(u.b, OPTIONS_V1_SIZE, sizeof u.b),
+            "written past version 1's %zu bytes", (size_t)OPTIONS_V1_SIZE);
+
+  char dead[64];
+  dead_server(dead, sizeof dead);
+  uv_loop_t loop;
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  fo_registry *reg = registry(alloc);
+  fo_tsig_key *k = key();
+
+  /* _new: an unknown version is refused before anything is read. */
+  fo_publisher *pub = NULL;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    FT_OK(fo_publisher_options_init(&u.o, FO_PUBLISHER_OPTIONS_VERSION));
+    u.o.server = dead;
+    u.o.key = k;
+    u.o.version = bad[i];
+    pub = (fo_publisher *)&u;
+    FT_RC(fo_publisher_new(&pub, &loop, reg, &u.o), FO_EVERSION);
+    cr_assert_null(pub);
+  }
+
+  /* Exactly version 1's bytes on the heap: read through them only (the
+   * fence or AddressSanitizer catches a read past the end). */
+  fo_publisher_options *o = malloc(OPTIONS_V1_SIZE);
+  cr_assert_not_null(o);
+  FT_OK(fo_publisher_options_init(o, 1));
+  o->server = dead;
+  o->key = k;
+  o->allocator = alloc;
+  FT_OK(fo_publisher_new(&pub, &loop, reg, o));
+  free(o);
+  int closed = 0;
+  fo_publisher_close(pub, count_cb, &closed);
+  loop_done(&loop, NULL);
+  cr_assert_eq(closed, 1);
+  fo_registry_free(reg);
+  fo_tsig_key_free(k);
+  fence_done();
 }

@@ -64,7 +64,7 @@ static void feed(fix *f, const char *owner, uint16_t type, uint32_t ttl,
 
 /* Feed the group's desired records as the zone would hold them. */
 static void feed_group(fix *f, const fo_group *g) {
-  fo_rrset set;
+  fo_rrset set = FO_RRSET_INIT;
   size_t i;
   FT_OK(fo_group_records(g, &set));
   for (i = 0; i < set.count; i++)
@@ -76,7 +76,7 @@ static const char *addr(const fo_group *g, char *buf) {
   return ft_address(g, buf);
 }
 
-static void plan(fix *f, fo_plan *p) {
+static void plan(fix *f, fo__plan *p) {
   FT_OK(fo__reconcile_plan(f->rec, p, on_in_step, f));
 }
 
@@ -92,11 +92,11 @@ Test(reconcile, empty_zone_plans_every_group) {
   fix_init(&f);
   fo_group *g1 = ft_group(f.reg, f.shop, NULL);
   fo_group *g2 = ft_group(f.reg, f.blog, NULL);
-  fo_plan p;
+  fo__plan p;
   plan(&f, &p);
-  cr_assert_eq(p.zone_records, 0);
-  cr_assert_eq(p.owned_names, 0);
-  cr_assert_eq(p.count, 2);
+  cr_assert_eq(p.pub.zone_records, 0);
+  cr_assert_eq(p.pub.owned_names, 0);
+  cr_assert_eq(p.pub.count, 2);
   cr_assert_eq(f.in_step_count, 0);
   char a1[FO_NAME_BUFSIZE], a2[FO_NAME_BUFSIZE];
   addr(g1, a1);
@@ -126,11 +126,11 @@ Test(reconcile, in_step_groups_are_reported) {
   feed_apex(&f);
   feed_group(&f, g1);
   feed_group(&f, g2);
-  fo_plan p;
+  fo__plan p;
   plan(&f, &p);
-  cr_assert_eq(p.count, 0);
-  cr_assert_eq(p.zone_records, 5);
-  cr_assert_eq(p.owned_names, 2);
+  cr_assert_eq(p.pub.count, 0);
+  cr_assert_eq(p.pub.zone_records, 5);
+  cr_assert_eq(p.pub.owned_names, 2);
   cr_assert_eq(f.in_step_count, 2);
   cr_assert(was_in_step(&f, g1));
   cr_assert(was_in_step(&f, g2));
@@ -152,9 +152,9 @@ Test(reconcile, address_mode_set_any_order_and_case) {
   feed(&f, a, 28, ttl, "2001:0db8:0:0::10");
   snprintf(upper, sizeof upper, "%s", a);
   feed(&f, upper, 1, ttl, "192.0.2.10");
-  fo_plan p;
+  fo__plan p;
   plan(&f, &p);
-  cr_assert_eq(p.count, 0);
+  cr_assert_eq(p.pub.count, 0);
   cr_assert(was_in_step(&f, g));
   fix_free(&f);
 }
@@ -169,10 +169,10 @@ Test(reconcile, change_when_target_differs) {
   FT_OK(fo_group_ttl(g, &ttl));
   feed_apex(&f);
   feed(&f, a, 5, ttl, "old-web.example.org");
-  fo_plan p;
+  fo__plan p;
   plan(&f, &p);
-  cr_assert_eq(p.count, 1);
-  cr_assert_eq(p.owned_names, 1);
+  cr_assert_eq(p.pub.count, 1);
+  cr_assert_eq(p.pub.owned_names, 1);
   cr_assert_eq((int)p.entries[0].action, FO_PLAN_CHANGE);
   cr_assert_eq(p.entries[0].group, g);
   cr_assert_str_eq(p.entries[0].name, a);
@@ -191,14 +191,14 @@ Test(reconcile, ttl_difference_is_a_change) {
   fix f;
   fix_init(&f);
   fo_group *g = ft_group(f.reg, f.shop, NULL);
-  fo_rrset set;
+  fo_rrset set = FO_RRSET_INIT;
   FT_OK(fo_group_records(g, &set));
   cr_assert_eq(set.count, 1);
   feed(&f, set.records[0].owner, 5, set.records[0].ttl + 1,
        set.records[0].data);
-  fo_plan p;
+  fo__plan p;
   plan(&f, &p);
-  cr_assert_eq(p.count, 1);
+  cr_assert_eq(p.pub.count, 1);
   cr_assert_eq((int)p.entries[0].action, FO_PLAN_CHANGE);
   char cur[1024];
   snprintf(cur, sizeof cur, "%s. %u IN CNAME %s.\n", set.records[0].owner,
@@ -215,9 +215,9 @@ Test(reconcile, extra_txt_at_owned_name_is_a_change) {
   addr(g, a);
   feed_group(&f, g);
   feed(&f, a, 16 /* TXT */, 300, "");
-  fo_plan p;
+  fo__plan p;
   plan(&f, &p);
-  cr_assert_eq(p.count, 1);
+  cr_assert_eq(p.pub.count, 1);
   cr_assert_eq((int)p.entries[0].action, FO_PLAN_CHANGE);
   cr_assert_eq(p.entries[0].group, g);
   /* Current: the CNAME line (type 5) then the TXT one (type 16). */
@@ -238,9 +238,9 @@ Test(reconcile, delete_for_reserved_group_with_records) {
   char a[FO_NAME_BUFSIZE];
   addr(g, a);
   feed(&f, a, 5, 60, "web1.shop.example.net");
-  fo_plan p;
+  fo__plan p;
   plan(&f, &p);
-  cr_assert_eq(p.count, 1);
+  cr_assert_eq(p.pub.count, 1);
   cr_assert_eq((int)p.entries[0].action, FO_PLAN_DELETE);
   cr_assert_eq(p.entries[0].group, g);
   cr_assert_str_eq(p.entries[0].desired, "");
@@ -255,9 +255,9 @@ Test(reconcile, reserved_group_absent_from_zone_is_in_step) {
   fix_init(&f);
   fo_group *g = ft_group(f.reg, NULL, NULL);
   feed_apex(&f);
-  fo_plan p;
+  fo__plan p;
   plan(&f, &p);
-  cr_assert_eq(p.count, 0);
+  cr_assert_eq(p.pub.count, 0);
   cr_assert(was_in_step(&f, g));
   fix_free(&f);
 }
@@ -269,7 +269,7 @@ Test(reconcile, tombstone_with_records_is_deleted) {
   fo_group *keep = ft_group(f.reg, f.blog, NULL);
   char a[FO_NAME_BUFSIZE];
   addr(g, a);
-  fo_rrset set;
+  fo_rrset set = FO_RRSET_INIT;
   FT_OK(fo_group_records(g, &set));
   FT_OK(fo_group_detach(g, FO_SLOT_PRIMARY, 0));
   FT_OK(fo_group_delete(g));
@@ -277,10 +277,10 @@ Test(reconcile, tombstone_with_records_is_deleted) {
   FT_RC(fo_registry_find_group(f.reg, a, &tmp), FO_EDELETED);
   feed(&f, set.records[0].owner, 5, set.records[0].ttl, set.records[0].data);
   feed_group(&f, keep);
-  fo_plan p;
+  fo__plan p;
   plan(&f, &p);
-  cr_assert_eq(p.owned_names, 2);
-  cr_assert_eq(p.count, 1);
+  cr_assert_eq(p.pub.owned_names, 2);
+  cr_assert_eq(p.pub.count, 1);
   cr_assert_eq((int)p.entries[0].action, FO_PLAN_DELETE);
   cr_assert_null(p.entries[0].group);
   cr_assert_str_eq(p.entries[0].name, a);
@@ -305,16 +305,16 @@ Test(reconcile, foreign_names_are_ignored) {
   addr(g, a);
   snprintf(sub, sizeof sub, "x.%s", a);
   feed(&f, sub, 16, 60, "");
-  fo_plan p;
+  fo__plan p;
   plan(&f, &p);
   /* 000-000-001 could in principle be a live address; make sure it is not
    * ours in this registry before relying on it. */
   fo_group *other = NULL;
   int rc = fo_registry_find_group(f.reg, "000-000-001." FT_ZONE, &other);
   cr_assert(rc == FO_ENOENT || rc == FO_EBADNAME);
-  cr_assert_eq(p.zone_records, 8);
-  cr_assert_eq(p.owned_names, 1);
-  cr_assert_eq(p.count, 0);
+  cr_assert_eq(p.pub.zone_records, 8);
+  cr_assert_eq(p.pub.owned_names, 1);
+  cr_assert_eq(p.pub.count, 0);
   cr_assert(was_in_step(&f, g));
   fix_free(&f);
 }
@@ -331,20 +331,20 @@ Test(reconcile, mixed_plan_sorted_and_replanned) {
   feed_group(&f, gs[1]);
   char a2[FO_NAME_BUFSIZE];
   feed(&f, addr(gs[2], a2), 5, 60, "stale.example.org");
-  fo_rrset set4;
+  fo_rrset set4 = FO_RRSET_INIT;
   FT_OK(fo_group_records(gs[4], &set4));
   FT_OK(fo_group_detach(gs[4], FO_SLOT_PRIMARY, 0));
   FT_OK(fo_group_delete(gs[4]));
   feed(&f, set4.records[0].owner, 5, 60, "gone.example.org");
   for (i = 5; i < 8; i++)
     feed_group(&f, gs[i]);
-  fo_plan p;
+  fo__plan p;
   plan(&f, &p);
-  cr_assert_eq(p.count, 3);
-  for (i = 1; i < p.count; i++)
+  cr_assert_eq(p.pub.count, 3);
+  for (i = 1; i < p.pub.count; i++)
     cr_assert(strcmp(p.entries[i - 1].name, p.entries[i].name) < 0);
   int seen_create = 0, seen_change = 0, seen_delete = 0;
-  for (i = 0; i < p.count; i++) {
+  for (i = 0; i < p.pub.count; i++) {
     switch (p.entries[i].action) {
     case FO_PLAN_CREATE:
       seen_create++;
@@ -364,9 +364,9 @@ Test(reconcile, mixed_plan_sorted_and_replanned) {
   cr_assert_eq(f.in_step_count, 5);
   /* A second plan gives the same answer (and frees the first). */
   f.in_step_count = 0;
-  fo_plan p2;
+  fo__plan p2;
   plan(&f, &p2);
-  cr_assert_eq(p2.count, 3);
+  cr_assert_eq(p2.pub.count, 3);
   cr_assert_eq(f.in_step_count, 5);
   fix_free(&f);
 }
@@ -383,17 +383,17 @@ Test(reconcile, out_of_memory_is_reported_and_clean) {
     (void)g2;
     f.alloc.fail_at = f.alloc.count + n;
     f.alloc.fail_all_after = 1;
-    fo_plan p;
+    fo__plan p;
     int rc = fo__reconcile_plan(f.rec, &p, NULL, NULL);
     f.alloc.fail_at = 0;
     f.alloc.fail_all_after = 0;
     if (rc == 0) {
-      cr_assert_eq(p.count, 2);
+      cr_assert_eq(p.pub.count, 2);
       fix_free(&f);
       return;
     }
     FT_RC(rc, FO_ENOMEM);
-    cr_assert_eq(p.count, 0);
+    cr_assert_eq(p.pub.count, 0);
     fix_free(&f);
   }
   cr_assert_fail("never succeeded");

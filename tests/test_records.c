@@ -27,9 +27,10 @@ static void expect_text(const fo_group *g, const char *expected) {
 }
 
 static void expect_matches_model(const fo_group *g) {
-  fo_rrset want, got;
+  fo_rrset want = FO_RRSET_INIT, got = FO_RRSET_INIT;
   ft_expected_rrset(g, &want);
-  memset(&got, 0x55, sizeof got);
+  memset(&got, 0x55, sizeof got); /* every field must be written */
+  got.version = FO_RRSET_VERSION;
   FT_OK(fo_group_records(g, &got));
   char *w = ft_rrset_describe(&want), *h = ft_rrset_describe(&got);
   cr_assert(ft_rrset_equal(&want, &got), "records %s, expected %s", h, w);
@@ -43,7 +44,7 @@ Test(records, cname_mode) {
   fo_group *g = ft_group(reg, s, NULL);
   char a[FO_NAME_BUFSIZE];
   ft_address(g, a);
-  fo_rrset set;
+  fo_rrset set = FO_RRSET_INIT;
   FT_OK(fo_group_records(g, &set));
   cr_assert_eq(set.count, 1);
   cr_assert_eq((int)set.none, FO_NONE_NOT);
@@ -54,7 +55,7 @@ Test(records, cname_mode) {
   char expect[2048];
   snprintf(expect, sizeof expect, "%s. 60 IN CNAME web1.shop.example.net.\n", a);
   expect_text(g, expect);
-  fo_target t;
+  fo_target t = FO_TARGET_INIT;
   FT_OK(fo_group_target(g, &t));
   cr_assert_eq((int)t.none, FO_NONE_NOT);
   cr_assert_eq((int)t.mode, FO_MODE_CNAME);
@@ -101,10 +102,10 @@ Test(records, ttl_appears) {
   snprintf(expect, sizeof expect, "%s. 300 IN CNAME web1.shop.example.net.\n", a);
   expect_text(g, expect);
   FT_OK(fo_group_set_ttl(g, 1));
-  fo_rrset set;
+  fo_rrset set = FO_RRSET_INIT;
   FT_OK(fo_group_records(g, &set));
   cr_assert_eq(set.records[0].ttl, 1);
-  fo_target t;
+  fo_target t = FO_TARGET_INIT;
   FT_OK(fo_group_target(g, &t));
   cr_assert_eq(t.ttl, 1);
   FT_OK(fo_stack_set_server_addresses(s, "web1", "192.0.2.1", "2001:db8::1"));
@@ -124,8 +125,8 @@ Test(records, address_mode) {
   cr_assert_eq((int)m, FO_MODE_ADDRESS);
   char a[FO_NAME_BUFSIZE], expect[2048];
   ft_address(g, a);
-  fo_rrset set;
-  fo_target t;
+  fo_rrset set = FO_RRSET_INIT;
+  fo_target t = FO_TARGET_INIT;
 
   /* no address */
   FT_OK(fo_group_records(g, &set));
@@ -193,7 +194,7 @@ Test(records, address_mode_uses_web_head_addresses) {
   FT_OK(fo_group_set_mode(g, FO_MODE_ADDRESS));
   FT_OK(fo_stack_add_server(s, FO_SERVER_LOAD_BALANCER, "lb1", NULL));
   /* the LB is the web head now and has no address */
-  fo_rrset set;
+  fo_rrset set = FO_RRSET_INIT;
   FT_OK(fo_group_records(g, &set));
   cr_assert_eq(set.count, 0);
   cr_assert_eq((int)set.none, FO_NONE_NO_ADDRESS);
@@ -212,8 +213,8 @@ Test(records, none_reasons) {
   fo_group *nohead = ft_group(reg, empty, NULL);
   fo_group *deleted = ft_group(reg, NULL, NULL);
   FT_OK(fo_group_delete(deleted));
-  fo_rrset set;
-  fo_target t;
+  fo_rrset set = FO_RRSET_INIT;
+  fo_target t = FO_TARGET_INIT;
 
   FT_OK(fo_group_records(reserved, &set));
   cr_assert_eq(set.count, 0);
@@ -258,7 +259,7 @@ Test(records, follows_active_slot) {
   fo_stack *a = ft_stack(reg, "a", 1, 0);
   fo_stack *b = ft_stack(reg, "b", 1, 1);
   fo_group *g = ft_group(reg, a, b);
-  fo_target t;
+  fo_target t = FO_TARGET_INIT;
   FT_OK(fo_group_target(g, &t));
   cr_assert_str_eq(t.host_name, "web1.a." FT_ZONE);
   FT_OK(fo_group_switch(g, FO_SLOT_BACKUP, 0));
@@ -283,7 +284,7 @@ Test(format, enospc_reports_needed_length) {
   char a[FO_NAME_BUFSIZE], expect[2048];
   ft_address(g, a);
   int n = snprintf(expect, sizeof expect, "%s. 60 IN CNAME web1.shop.example.net.\n", a);
-  fo_rrset set;
+  fo_rrset set = FO_RRSET_INIT;
   FT_OK(fo_group_records(g, &set));
   char buf[512];
   size_t len = 0;
@@ -326,8 +327,7 @@ Test(format, enospc_reports_needed_length) {
 }
 
 Test(format, empty_set) {
-  fo_rrset set;
-  memset(&set, 0, sizeof set);
+  fo_rrset set = FO_RRSET_INIT;
   set.none = FO_NONE_RESERVED;
   char buf[8];
   memset(buf, '#', sizeof buf);
@@ -340,8 +340,7 @@ Test(format, empty_set) {
 }
 
 Test(format, hand_built_set) {
-  fo_rrset set;
-  memset(&set, 0, sizeof set);
+  fo_rrset set = FO_RRSET_INIT;
   set.count = 1;
   set.records[0].type = FO_RR_CNAME;
   set.records[0].ttl = 42;

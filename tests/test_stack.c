@@ -9,25 +9,26 @@
 
 #include "support.h"
 
-static void expect_head(const fo_stack *s, fo_web_head_rule rule, const char *name,
+static void expect_head(const fo_stack *s, fo_web_head_rule want, const char *name,
                         const char *host) {
-  fo_web_head wh;
-  memset(&wh, 0, sizeof wh);
-  FT_OK(fo_stack_web_head(s, &wh));
-  cr_assert_eq((int)wh.rule, (int)rule, "web head rule %d, expected %d", (int)wh.rule,
-               (int)rule);
-  cr_assert_str_eq(wh.server.name, name);
-  cr_assert_str_eq(wh.server.host_name, host);
-  cr_assert_eq((int)wh.server.kind,
-               rule == FO_WEB_HEAD_FIRST_LOAD_BALANCER ? FO_SERVER_LOAD_BALANCER
+  fo_server_info head = FO_SERVER_INFO_INIT;
+  fo_web_head_rule rule = 0;
+  FT_OK(fo_stack_web_head(s, &head, &rule));
+  cr_assert_eq((int)rule, (int)want, "web head rule %d, expected %d", (int)rule,
+               (int)want);
+  cr_assert_str_eq(head.name, name);
+  cr_assert_str_eq(head.host_name, host);
+  cr_assert_eq((int)head.kind,
+               want == FO_WEB_HEAD_FIRST_LOAD_BALANCER ? FO_SERVER_LOAD_BALANCER
                                                        : FO_SERVER_WEB);
 }
 
 Test(web_head, none_without_servers) {
   fo_registry *reg = ft_registry(NULL, NULL);
   fo_stack *s = ft_stack(reg, "shop", 0, 0);
-  fo_web_head wh;
-  FT_RC(fo_stack_web_head(s, &wh), FO_ENOWEBHEAD);
+  fo_server_info head = FO_SERVER_INFO_INIT;
+  fo_web_head_rule rule = 0;
+  FT_RC(fo_stack_web_head(s, &head, &rule), FO_ENOWEBHEAD);
   fo_registry_free(reg);
 }
 
@@ -51,8 +52,9 @@ Test(web_head, selection_rules) {
   FT_OK(fo_stack_remove_server(s, "web1"));
   expect_head(s, FO_WEB_HEAD_FIRST_WEB_SERVER, "web2", "web2.shop." FT_ZONE);
   FT_OK(fo_stack_remove_server(s, "web2"));
-  fo_web_head wh;
-  FT_RC(fo_stack_web_head(s, &wh), FO_ENOWEBHEAD);
+  fo_server_info head = FO_SERVER_INFO_INIT;
+  fo_web_head_rule rule = 0;
+  FT_RC(fo_stack_web_head(s, &head, &rule), FO_ENOWEBHEAD);
   /* LB only */
   FT_OK(fo_stack_add_server(s, FO_SERVER_LOAD_BALANCER, "edge", NULL));
   expect_head(s, FO_WEB_HEAD_FIRST_LOAD_BALANCER, "edge", "edge.shop." FT_ZONE);
@@ -64,12 +66,13 @@ Test(web_head, carries_addresses_and_explicit_host) {
   fo_stack *s = ft_stack(reg, "shop", 0, 0);
   FT_OK(fo_stack_add_server(s, FO_SERVER_WEB, "web1", "origin.example.com"));
   FT_OK(fo_stack_set_server_addresses(s, "web1", "192.0.2.10", "2001:db8::10"));
-  fo_web_head wh;
-  FT_OK(fo_stack_web_head(s, &wh));
-  cr_assert_str_eq(wh.server.host_name, "origin.example.com");
-  cr_assert_eq(wh.server.host_name_explicit, 1);
-  cr_assert_str_eq(wh.server.ipv4, "192.0.2.10");
-  cr_assert_str_eq(wh.server.ipv6, "2001:db8::10");
+  fo_server_info head = FO_SERVER_INFO_INIT;
+  fo_web_head_rule rule = 0;
+  FT_OK(fo_stack_web_head(s, &head, &rule));
+  cr_assert_str_eq(head.host_name, "origin.example.com");
+  cr_assert_eq(head.host_name_explicit, 1);
+  cr_assert_str_eq(head.ipv4, "192.0.2.10");
+  cr_assert_str_eq(head.ipv6, "2001:db8::10");
   fo_registry_free(reg);
 }
 
@@ -87,7 +90,7 @@ Test(servers, order_is_stable) {
   cr_assert_eq(n, 4);
   FT_OK(fo_stack_server_count(s, FO_SERVER_LOAD_BALANCER, &n));
   cr_assert_eq(n, 2);
-  fo_server_info info;
+  fo_server_info info = FO_SERVER_INFO_INIT;
   for (size_t i = 0; i < 4; i++) {
     FT_OK(fo_stack_server_at(s, FO_SERVER_WEB, i, &info));
     cr_assert_str_eq(info.name, webs[i]);
@@ -121,7 +124,7 @@ Test(servers, order_is_stable) {
 Test(servers, find_server_and_count) {
   fo_registry *reg = ft_registry(NULL, NULL);
   fo_stack *s = ft_stack(reg, "shop", 2, 1);
-  fo_server_info info;
+  fo_server_info info = FO_SERVER_INFO_INIT;
   FT_OK(fo_stack_find_server(s, "lb1", &info));
   cr_assert_eq((int)info.kind, FO_SERVER_LOAD_BALANCER);
   cr_assert_str_eq(info.host_name, "lb1.shop." FT_ZONE);
@@ -149,7 +152,7 @@ Test(host_names, templated_and_explicit) {
   fo_stack *s = ft_stack(reg, "shop", 0, 0);
   FT_OK(fo_stack_add_server(s, FO_SERVER_WEB, "web1", NULL));
   FT_OK(fo_stack_add_server(s, FO_SERVER_WEB, "web2", "www.customer.example"));
-  fo_server_info info;
+  fo_server_info info = FO_SERVER_INFO_INIT;
   FT_OK(fo_stack_find_server(s, "web1", &info));
   cr_assert_str_eq(info.host_name, "web1.shop." FT_ZONE);
   cr_assert_eq(info.host_name_explicit, 0);
@@ -175,16 +178,17 @@ Test(host_names, rename_stack_changes_templated_only) {
   const char *name;
   FT_OK(fo_stack_name(s, &name));
   cr_assert_str_eq(name, "store");
-  fo_server_info info;
+  fo_server_info info = FO_SERVER_INFO_INIT;
   FT_OK(fo_stack_find_server(s, "web1", &info));
   cr_assert_str_eq(info.host_name, "web1.store." FT_ZONE);
   FT_OK(fo_stack_find_server(s, "lb1", &info));
   cr_assert_str_eq(info.host_name, "lb1.store." FT_ZONE);
   FT_OK(fo_stack_find_server(s, "web2", &info));
   cr_assert_str_eq(info.host_name, "www.customer.example");
-  fo_web_head wh;
-  FT_OK(fo_stack_web_head(s, &wh));
-  cr_assert_str_eq(wh.server.host_name, "lb1.store." FT_ZONE);
+  fo_server_info head = FO_SERVER_INFO_INIT;
+  fo_web_head_rule rule = 0;
+  FT_OK(fo_stack_web_head(s, &head, &rule));
+  cr_assert_str_eq(head.host_name, "lb1.store." FT_ZONE);
   /* old name is free, new one is taken */
   fo_stack *f = NULL;
   FT_RC(fo_registry_find_stack(reg, "shop", &f), FO_ENOENT);
@@ -247,8 +251,9 @@ Test(remove, removed_handle_answers_edeleted) {
   char *before = ft_snapshot(reg);
   const char *name;
   size_t n;
-  fo_server_info info;
-  fo_web_head wh;
+  fo_server_info info = FO_SERVER_INFO_INIT;
+  fo_server_info head = FO_SERVER_INFO_INIT;
+  fo_web_head_rule rule = 0;
   FT_RC(fo_stack_remove(s), FO_EDELETED);
   FT_RC(fo_stack_check_remove(s), FO_EDELETED);
   FT_RC(fo_stack_rename(s, "x"), FO_EDELETED);
@@ -261,7 +266,7 @@ Test(remove, removed_handle_answers_edeleted) {
   FT_RC(fo_stack_server_count(s, FO_SERVER_WEB, &n), FO_EDELETED);
   FT_RC(fo_stack_server_at(s, FO_SERVER_WEB, 0, &info), FO_EDELETED);
   FT_RC(fo_stack_find_server(s, "web1", &info), FO_EDELETED);
-  FT_RC(fo_stack_web_head(s, &wh), FO_EDELETED);
+  FT_RC(fo_stack_web_head(s, &head, &rule), FO_EDELETED);
   FT_RC(fo_stack_group_count(s, &n), FO_EDELETED);
   /* the registry is still known */
   fo_registry *r = NULL;

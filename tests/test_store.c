@@ -519,7 +519,7 @@ Test(store, stale_write_changes_nothing_and_refresh_catches_up) {
   FT_OK(fo_registry_subscribe(a, ft_events_cb, &eva, NULL));
   FT_OK(fo_registry_refresh(a));
   cr_assert_eq(ft_events_for(&eva, ga), 1, "the group did not follow");
-  fo_target t;
+  fo_target t = FO_TARGET_INIT;
   FT_OK(fo_group_target(ga, &t));
   cr_assert_str_eq(t.host_name, "lb1.shop." FT_ZONE);
 
@@ -909,7 +909,7 @@ Test(store, a_new_load_balancer_writes_one_stack_not_every_group) {
   /* and the reopened registry derives the new targets */
   reg = open_reg(p, 0, &st, NULL);
   fo_group *g = fo_registry_next_group(reg, NULL);
-  fo_target t;
+  fo_target t = FO_TARGET_INIT;
   FT_OK(fo_group_target(g, &t));
   cr_assert_str_eq(t.host_name, "lb1.shop." FT_ZONE);
   close_reg(reg, st);

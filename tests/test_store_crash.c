@@ -400,7 +400,7 @@ static int cr_apply(fo_registry *reg, const cr_op *o, uint32_t *created) {
   case OP_STACK_REMOVE:
     if (!o->via_op)
       return fo_stack_remove(s);
-    fo_op_init(&op, FO_OP_REMOVE_STACK);
+    fo_op_init(&op, FO_OP_VERSION, FO_OP_REMOVE_STACK);
     op.stack = s;
     return fo_op_apply(&op, NULL);
   case OP_ADD_SERVER:
@@ -416,7 +416,7 @@ static int cr_apply(fo_registry *reg, const cr_op *o, uint32_t *created) {
     return fo_stack_set_server_addresses(s, o->name, opt(o->v4), opt(o->v6));
   case OP_CREATE:
     if (o->via_op) {
-      fo_op_init(&op, FO_OP_CREATE);
+      fo_op_init(&op, FO_OP_VERSION, FO_OP_CREATE);
       op.registry = reg;
       op.primary = s;
       op.backup = s2;
@@ -450,7 +450,7 @@ static int cr_apply(fo_registry *reg, const cr_op *o, uint32_t *created) {
       return FO_EINVAL;
     }
   }
-  fo_op_init(&op, o->kind == OP_ATTACH   ? FO_OP_ATTACH
+  fo_op_init(&op, FO_OP_VERSION, o->kind == OP_ATTACH   ? FO_OP_ATTACH
                   : o->kind == OP_DETACH ? FO_OP_DETACH
                   : o->kind == OP_SWITCH ? FO_OP_SWITCH
                   : o->kind == OP_SETTLE ? FO_OP_SETTLE
@@ -590,7 +590,7 @@ static void pick_server(fo_registry *reg, uint32_t id, sm *g, char out[16]) {
   n = server_total(s);
   if (n > 0) {
     size_t k = sm_below(g, (uint32_t)n), webs = 0;
-    fo_server_info info;
+    fo_server_info info = FO_SERVER_INFO_INIT;
     fo_stack_server_count(s, FO_SERVER_WEB, &webs);
     if ((k < webs ? fo_stack_server_at(s, FO_SERVER_WEB, k, &info)
                   : fo_stack_server_at(s, FO_SERVER_LOAD_BALANCER, k - webs,
@@ -631,7 +631,7 @@ static void pick_stack_name(fo_registry *reg, sm *g, int reuse,
 static void pick_server_name(fo_registry *reg, uint32_t id, sm *g,
                              char out[16]) {
   size_t k = sm_below(g, COUNT(server_names)), i;
-  fo_server_info info;
+  fo_server_info info = FO_SERVER_INFO_INIT;
   fo_stack *s = NULL;
   if (fo_registry_find_stack_id(reg, id, &s) == 0) {
     for (i = 0; i < COUNT(server_names) && sm_chance(g, 85); i++) {

@@ -2,7 +2,7 @@
  * test_store_publish.c - a durable registry, its publisher and a crash: the
  * switches a process committed to the store but never finished (no UPDATE
  * sent, or sent but never verified and settled) are finished by the next
- * process with fo_publisher_reconcile() and fo_switch_resume(), against a
+ * process with fo_publisher_reconcile() and fo_switchover_resume(), against a
  * real knotd primary on loopback.
  *
  * Each test starts its own knotd (the crashes are the test process's own
@@ -238,7 +238,7 @@ static void sp_check_cb(const fo_verify_result *r, void *userdata) {
   cr_assert_eq(k->calls, 1, "a check called back twice");
   k->error = r->error;
   k->status = r->status;
-  const fo_server_answer *a = r->server_count ? &r->servers[0] : NULL;
+  const fo_server_answer *a = fo_verify_result_server(r, 0);
   snprintf(k->seen, sizeof k->seen, "%s: %s, chain ends at %s", r->name,
            a ? fo_verify_status_name(a->status) : "-",
            a && a->chain_length > 1 ? a->chain[a->chain_length - 1] : "-");
@@ -258,7 +258,7 @@ static void sp_expect_cname(sp_ctx *c, char (*names)[FO_NAME_BUFSIZE], size_t n,
   cr_assert_leq(n, N_GROUPS);
   memset(k, 0, sizeof k);
   int count[2] = {0, (int)n};
-  fo_expectation e = {FO_EXPECT_CNAME, target, NULL, 0};
+  fo_expectation e = {FO_EXPECTATION_VERSION, FO_EXPECT_CNAME, target, NULL, 0};
   fo_verify_params p = FO_VERIFY_PARAMS_INIT;
   for (size_t i = 0; i < n; i++) {
     k[i].done = &count[0];
@@ -403,13 +403,13 @@ static void child_on_published(fo_group *g, uint64_t gen, void *userdata) {
     raise(SIGKILL);
 }
 
-static void child_switch_noop(const fo_switch_report *r, void *userdata) {
+static void child_switch_noop(const fo_switchover_report *r, void *userdata) {
   (void)r;
   (void)userdata;
   _exit(CHILD_TIMEOUT); /* the switch ended: it must not have */
 }
 
-/* Switch the lost stack east with fo_switch_stack() (one commit), let the
+/* Switch the lost stack east with fo_switchover_stack() (one commit), let the
  * publisher send the UPDATE and die once the server confirmed it. Its
  * verifier asks a port where nothing listens, so no group can be verified
  * and settled before the crash. */
@@ -452,7 +452,8 @@ static void child_publish_and_die(int dead_port) {
   fo_stack *east = NULL;
   if (fo_registry_find_stack(reg, "east", &east) != 0)
     _exit(CHILD_OPEN);
-  if (fo_switch_stack(pub, ver, east, 60000, child_switch_noop, NULL) != 0)
+  if (fo_switchover_stack(NULL, pub, ver, east,
+                          FT_SWOPTS(0, 60000), child_switch_noop, NULL) != 0)
     _exit(CHILD_SWITCH);
   double deadline = ft_dns_now_ms() + 20000;
   while (ft_dns_now_ms() < deadline) {
@@ -501,10 +502,11 @@ static void sp_plan_cb(const fo_plan *plan, void *userdata) {
   cr_assert_eq(p->calls, 1, "plan reported twice");
   p->error = plan->error;
   p->count = plan->count;
-  for (size_t i = 0; i < plan->count; i++)
-    cr_log_info("plan: %d %s [%s] -> [%s]", (int)plan->entries[i].action,
-                plan->entries[i].name, plan->entries[i].current,
-                plan->entries[i].desired);
+  for (size_t i = 0; i < plan->count; i++) {
+    const fo_plan_entry *e = fo_plan_entry_at(plan, i);
+    cr_log_info("plan: %d %s [%s] -> [%s]", (int)e->action, e->name,
+                e->current, e->desired);
+  }
 }
 
 static int pred_planned(sp_ctx *c, void *arg) {
@@ -514,11 +516,11 @@ static int pred_planned(sp_ctx *c, void *arg) {
 
 typedef struct sp_switch {
   int calls;
-  fo_switch_report r;
+  fo_switchover_report r;
   sp_ctx *c;
 } sp_switch;
 
-static void sp_switch_cb(const fo_switch_report *r, void *userdata) {
+static void sp_switch_cb(const fo_switchover_report *r, void *userdata) {
   sp_switch *s = userdata;
   cr_assert(!s->c->in_start, "switch report from inside the call");
   s->calls++;
@@ -563,7 +565,7 @@ static void sp_resume(char (*names)[FO_NAME_BUFSIZE], size_t plan_changes) {
   sw.c = &c;
   double t0 = ft_dns_now_ms();
   c.in_start = 1;
-  rc = fo_switch_resume(c.pub, c.ver, 30000, sp_switch_cb, &sw);
+  rc = fo_switchover_resume(NULL, c.pub, c.ver, FT_SWOPTS(0, 30000), sp_switch_cb, &sw);
   c.in_start = 0;
   cr_assert_eq(rc, 0, "fo_switch_resume: %s", fo_err_name(rc));
   sp_run_until(&c, pred_switched, &sw, 40000, "the resume report");
@@ -599,7 +601,8 @@ static void sp_resume(char (*names)[FO_NAME_BUFSIZE], size_t plan_changes) {
   sp_switch none = {0};
   none.c = &c;
   c.in_start = 1;
-  FT_OK(fo_switch_resume(c.pub, c.ver, 1000, sp_switch_cb, &none));
+  FT_OK(fo_switchover_resume(NULL, c.pub, c.ver,
+                             FT_SWOPTS(0, 1000), sp_switch_cb, &none));
   c.in_start = 0;
   sp_run_until(&c, pred_switched, &none, 5000, "the empty report");
   cr_assert_eq(none.r.groups, 0);
@@ -683,7 +686,8 @@ Test(store_publish, bulk_switch_commits_in_batches) {
   sp_switch sw = {0};
   sw.c = &c;
   c.in_start = 1;
-  int rc = fo_switch_stack(c.pub, c.ver, east, 30000, sp_switch_cb, &sw);
+  int rc = fo_switchover_stack(NULL, c.pub, c.ver, east,
+                               FT_SWOPTS(0, 30000), sp_switch_cb, &sw);
   c.in_start = 0;
   cr_assert_eq(rc, 0, "fo_switch_stack: %s", fo_err_name(rc));
   FT_OK(fo_registry_revision(c.reg, &r1));

@@ -17,15 +17,29 @@
 #include "engine_support.h"
 #include "support.h"
 
+#define SW_GROUPS_MAX 8
+
 typedef struct sw {
   int calls;
-  fo_switch_report r;
+  fo_switchover_report r;
+  fo_switchover_group_result g[SW_GROUPS_MAX]; /* copied from the report */
+  fo_switchover *handle;     /* to try cancelling from the callback */
+  int cancel_in_callback_rc; /* what that returned */
 } sw;
 
-static void sw_cb(const fo_switch_report *r, void *userdata) {
+static void sw_cb(const fo_switchover_report *r, void *userdata) {
   sw *s = userdata;
   s->calls++;
   s->r = *r;
+  cr_assert_leq(r->groups, SW_GROUPS_MAX);
+  for (size_t i = 0; i < r->groups; i++) {
+    const fo_switchover_group_result *g = fo_switchover_report_group(r, i);
+    cr_assert_not_null(g, "group result %zu of %zu missing", i, r->groups);
+    s->g[i] = *g;
+  }
+  cr_assert_null(fo_switchover_report_group(r, r->groups));
+  if (s->handle != NULL)
+    s->cancel_in_callback_rc = fo_switchover_cancel(s->handle);
 }
 
 typedef struct swctx {
@@ -84,8 +98,8 @@ Test(switch, switch_times_out_while_primary_down, .timeout = 30) {
   sw_setup(&c);
   sw s;
   memset(&s, 0, sizeof s);
-  FT_OK(fo_switch_group(c.pub, c.ver, c.g, FO_SLOT_BACKUP, 0, 300, sw_cb,
-                        &s));
+  FT_OK(fo_switchover_group(NULL, c.pub, c.ver, c.g, FO_SLOT_BACKUP,
+                            FT_SWOPTS(0, 300), sw_cb, &s));
   cr_assert_eq(s.calls, 0, "reported from inside fo_switch_group");
   watchdog wd;
   watchdog_start(&c.loop, &wd, 5000);
@@ -100,7 +114,7 @@ Test(switch, switch_times_out_while_primary_down, .timeout = 30) {
   cr_assert_eq(s.r.failed, 1);
   /* The publisher goes on (still retrying the change). */
   FT_OK(fo_publisher_error(c.pub));
-  fo_publish_status st;
+  fo_publish_status st = FO_PUBLISH_STATUS_INIT;
   FT_OK(fo_publisher_group_status(c.pub, c.g, &st));
   cr_assert_neq(st.state, FO_PUBLISH_PUBLISHED);
   /* Once only: nothing more for a while, nor when closing. */
@@ -121,13 +135,14 @@ Test(switch, switch_until_out_of_range_changes_nothing,
   memset(&s, 0, sizeof s);
   char *before = ft_snapshot(c.reg);
   const uint32_t day = 24u * 3600u * 1000u;
-  FT_RC(fo_switch_group(c.pub, c.ver, c.g, FO_SLOT_BACKUP, 0, day + 1, sw_cb,
-                        &s),
+  FT_RC(fo_switchover_group(NULL, c.pub, c.ver, c.g, FO_SLOT_BACKUP,
+                            FT_SWOPTS(0, day + 1), sw_cb, &s),
         FO_ERANGE);
-  FT_RC(fo_switch_group(c.pub, c.ver, c.g, FO_SLOT_BACKUP, 0, UINT32_MAX,
-                        sw_cb, &s),
+  FT_RC(fo_switchover_group(NULL, c.pub, c.ver, c.g, FO_SLOT_BACKUP,
+                            FT_SWOPTS(0, UINT32_MAX), sw_cb, &s),
         FO_ERANGE);
-  FT_RC(fo_switch_stack(c.pub, c.ver, c.dc1, day + 1, sw_cb, &s), FO_ERANGE);
+  FT_RC(fo_switchover_stack(NULL, c.pub, c.ver, c.dc1,
+                            FT_SWOPTS(0, day + 1), sw_cb, &s), FO_ERANGE);
   FT_UNCHANGED(before, c.reg, "a refused switch");
   free(before);
   cr_assert_eq(ft_state(c.g), FO_GROUP_SERVING);
@@ -144,8 +159,8 @@ Test(switch, switch_until_one_day_accepted, .timeout = 30) {
   sw_setup(&c);
   sw s;
   memset(&s, 0, sizeof s);
-  FT_OK(fo_switch_group(c.pub, c.ver, c.g, FO_SLOT_BACKUP, 0,
-                        24u * 3600u * 1000u, sw_cb, &s));
+  FT_OK(fo_switchover_group(NULL, c.pub, c.ver, c.g, FO_SLOT_BACKUP,
+                            FT_SWOPTS(0, 24u * 3600u * 1000u), sw_cb, &s));
   cr_assert_eq(ft_active(c.g), FO_SLOT_BACKUP);
   uv_run(&c.loop, UV_RUN_NOWAIT);
   cr_assert_eq(s.calls, 0);
@@ -173,9 +188,11 @@ Test(switch, switch_foreign_group_changes_nothing, .timeout = 30) {
   char *before_other = ft_snapshot(other);
   sw s;
   memset(&s, 0, sizeof s);
-  FT_RC(fo_switch_group(c.pub, c.ver, og, FO_SLOT_BACKUP, 0, 1000, sw_cb, &s),
+  FT_RC(fo_switchover_group(NULL, c.pub, c.ver, og, FO_SLOT_BACKUP,
+                            FT_SWOPTS(0, 1000), sw_cb, &s),
         FO_EFOREIGN);
-  FT_RC(fo_switch_stack(c.pub, c.ver, o1, 1000, sw_cb, &s), FO_EFOREIGN);
+  FT_RC(fo_switchover_stack(NULL, c.pub, c.ver, o1,
+                            FT_SWOPTS(0, 1000), sw_cb, &s), FO_EFOREIGN);
   FT_UNCHANGED(before, c.reg, "a refused switch");
   FT_UNCHANGED(before_other, other, "a refused switch");
   free(before);
@@ -202,13 +219,135 @@ Test(switch, switch_closing_verifier_changes_nothing,
   c.want_closed++;
   sw s;
   memset(&s, 0, sizeof s);
-  FT_RC(fo_switch_group(c.pub, ver, c.g, FO_SLOT_BACKUP, 0, 1000, sw_cb, &s),
+  FT_RC(fo_switchover_group(NULL, c.pub, ver, c.g, FO_SLOT_BACKUP,
+                            FT_SWOPTS(0, 1000), sw_cb, &s),
         FO_ECLOSING);
-  FT_RC(fo_switch_stack(c.pub, ver, c.dc1, 1000, sw_cb, &s), FO_ECLOSING);
+  FT_RC(fo_switchover_stack(NULL, c.pub, ver, c.dc1,
+                            FT_SWOPTS(0, 1000), sw_cb, &s), FO_ECLOSING);
   FT_UNCHANGED(before, c.reg, "a refused switch");
   free(before);
   cr_assert_eq(ft_state(c.g), FO_GROUP_SERVING);
   cr_assert_eq(ft_active(c.g), FO_SLOT_PRIMARY);
   sw_teardown(&c);
   cr_assert_eq(s.calls, 0, "a refused switch reported");
+}
+
+/* Cancel: the report comes from inside the call, with FO_ECANCELED for the
+ * group; the switch stays in the model (SWITCHING) for a later resume; a
+ * second cancel, from the callback, is refused. */
+Test(switch, cancel_reports_now_and_keeps_the_switch) {
+  swctx c;
+  sw_setup(&c);
+  sw s;
+  memset(&s, 0, sizeof s);
+  fo_switchover *h = NULL;
+  FT_OK(fo_switchover_group(&h, c.pub, c.ver, c.g, FO_SLOT_BACKUP,
+                            FT_SWOPTS(0, 60000), sw_cb, &s));
+  cr_assert_not_null(h);
+  uv_run(&c.loop, UV_RUN_NOWAIT);
+  cr_assert_eq(s.calls, 0);
+  s.handle = h;
+  FT_OK(fo_switchover_cancel(h));
+  cr_assert_eq(s.calls, 1, "no report from inside fo_switchover_cancel");
+  FT_RC(s.cancel_in_callback_rc, FO_EINVAL);
+  FT_RC(s.r.error, FO_ECANCELED);
+  cr_assert_eq(s.r.groups, 1);
+  cr_assert_eq(s.r.failed, 1);
+  cr_assert_eq(s.g[0].group, c.g);
+  FT_RC(s.g[0].error, FO_ECANCELED);
+  cr_assert_eq(s.g[0].published_ms, -1.0);
+  cr_assert_eq(s.g[0].all_matched_ms, -1.0);
+  cr_assert_eq(ft_state(c.g), FO_GROUP_SWITCHING,
+               "a cancelled switchover undid the switch");
+  cr_assert_eq(ft_active(c.g), FO_SLOT_BACKUP);
+  FT_RC(fo_switchover_cancel(NULL), FO_EINVAL);
+  sw_teardown(&c);
+  cr_assert_eq(s.calls, 1, "reported again after a cancel");
+}
+
+/* A lost stack with three groups, the primary down: one result per
+ * switched group, in switch order, each with its own error; a group that
+ * could not switch (no backup) counts as failed but has no result. */
+Test(switch, stack_report_has_a_result_per_group) {
+  swctx c;
+  sw_setup(&c);
+  fo_group *g2 = ft_group(c.reg, c.dc1, c.dc2);
+  fo_group *g3 = ft_group(c.reg, c.dc2, c.dc1); /* not on dc1: untouched */
+  fo_group *lone = ft_group(c.reg, c.dc1, NULL); /* cannot switch */
+  sw s;
+  memset(&s, 0, sizeof s);
+  FT_OK(fo_switchover_stack(NULL, c.pub, c.ver, c.dc1, FT_SWOPTS(0, 300),
+                            sw_cb, &s));
+  watchdog wd;
+  watchdog_start(&c.loop, &wd, 5000);
+  run_until(&c.loop, &wd, &s.calls, 1);
+  uv_close((uv_handle_t *)&wd.t, NULL);
+  cr_assert_eq(s.calls, 1);
+  cr_assert_eq(s.r.groups, 2, "switched %zu groups", s.r.groups);
+  cr_assert_eq(s.r.failed, 3, "2 timed out + 1 without a backup");
+  int seen_g = 0, seen_g2 = 0;
+  for (size_t i = 0; i < s.r.groups; i++) {
+    seen_g += s.g[i].group == c.g;
+    seen_g2 += s.g[i].group == g2;
+    FT_RC(s.g[i].error, FO_ETIMEDOUT);
+  }
+  cr_assert(seen_g == 1 && seen_g2 == 1, "results name the switched groups");
+  cr_assert_eq(ft_state(g3), FO_GROUP_SERVING);
+  cr_assert_eq(ft_state(lone), FO_GROUP_SERVING);
+  sw_teardown(&c);
+}
+
+/* Options: versioned, checked, NULL for the defaults; a refusal changes
+ * nothing and never reports. */
+Test(switch, options_are_checked) {
+  swctx c;
+  sw_setup(&c);
+  char *before = ft_snapshot(c.reg);
+  sw s;
+  memset(&s, 0, sizeof s);
+  fo_switchover_options o = FO_SWITCHOVER_OPTIONS_INIT;
+  fo_switchover *h = (fo_switchover *)&o;
+  o.version = 2;
+  FT_RC(fo_switchover_group(&h, c.pub, c.ver, c.g, FO_SLOT_BACKUP, &o, sw_cb,
+                            &s),
+        FO_EVERSION);
+  cr_assert_null(h, "a refused switchover left a handle");
+  o.version = 0;
+  FT_RC(fo_switchover_stack(NULL, c.pub, c.ver, c.dc1, &o, sw_cb, &s),
+        FO_EVERSION);
+  o.version = FO_SWITCHOVER_OPTIONS_VERSION;
+  o.interval_ms = 60001;
+  FT_RC(fo_switchover_group(NULL, c.pub, c.ver, c.g, FO_SLOT_BACKUP, &o,
+                            sw_cb, &s),
+        FO_ERANGE);
+  o.interval_ms = 0;
+  o.flags = 2; /* not a flag */
+  FT_RC(fo_switchover_group(NULL, c.pub, c.ver, c.g, FO_SLOT_BACKUP, &o,
+                            sw_cb, &s),
+        FO_EINVAL);
+  o.flags = FO_FORCE; /* single groups only */
+  FT_RC(fo_switchover_stack(NULL, c.pub, c.ver, c.dc1, &o, sw_cb, &s),
+        FO_EINVAL);
+  FT_RC(fo_switchover_resume(NULL, c.pub, c.ver, &o, sw_cb, &s), FO_EINVAL);
+  FT_RC(fo_switchover_group(NULL, c.pub, c.ver, NULL, FO_SLOT_BACKUP, NULL,
+                            sw_cb, &s),
+        FO_EINVAL);
+  FT_RC(fo_switchover_group(NULL, c.pub, c.ver, c.g, FO_SLOT_BACKUP, NULL,
+                            NULL, &s),
+        FO_EINVAL);
+  FT_UNCHANGED(before, c.reg, "refused switchovers");
+  free(before);
+
+  FT_RC(fo_switchover_options_init(NULL, 1), FO_EINVAL);
+  FT_RC(fo_switchover_options_init(&o, 2), FO_EVERSION);
+  FT_OK(fo_switchover_options_init(&o, FO_SWITCHOVER_OPTIONS_VERSION));
+  cr_assert_eq(o.until_ms, 0);
+  /* NULL options: the defaults (5 minutes), accepted. */
+  FT_OK(fo_switchover_group(&h, c.pub, c.ver, c.g, FO_SLOT_BACKUP, NULL,
+                            sw_cb, &s));
+  cr_assert_not_null(h);
+  FT_OK(fo_switchover_cancel(h));
+  cr_assert_eq(s.calls, 1);
+  sw_teardown(&c);
+  cr_assert_eq(s.calls, 1);
 }

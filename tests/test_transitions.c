@@ -245,7 +245,7 @@ static const tcase cases[] = {
 
 static fo_op make_op(const scen *s, const tcase *c) {
   fo_op op;
-  FT_OK(fo_op_init(&op, c->kind));
+  FT_OK(fo_op_init(&op, FO_OP_VERSION, c->kind));
   cr_assert_eq((int)op.kind, (int)c->kind);
   op.registry = c->foreign_registry ? s->reg2 : s->reg;
   op.group = s->g;
@@ -350,7 +350,7 @@ Test(table, every_case_via_dedicated_functions) {
 Test(transitions, op_init_zeroes) {
   fo_op op;
   memset(&op, 0x5a, sizeof op);
-  FT_OK(fo_op_init(&op, FO_OP_SWITCH));
+  FT_OK(fo_op_init(&op, FO_OP_VERSION, FO_OP_SWITCH));
   cr_assert_eq((int)op.kind, FO_OP_SWITCH);
   cr_assert_null(op.registry);
   cr_assert_null(op.group);
@@ -398,7 +398,7 @@ Test(transitions, deleted_group_refuses_every_change) {
   fo_slot sl;
   FT_RC(fo_group_stack(g, FO_SLOT_PRIMARY, &x), FO_EDELETED);
   FT_RC(fo_group_active_slot(g, &sl), FO_EDELETED);
-  fo_target t;
+  fo_target t = FO_TARGET_INIT;
   FT_OK(fo_group_target(g, &t));
   cr_assert_eq((int)t.none, FO_NONE_DELETED);
   size_t n = 9;

@@ -132,7 +132,7 @@ Test(verify_api, verify_name_rejects_bad_arguments) {
   fo_verifier_options o = opts(one_server, 1);
   fo_verifier *v = NULL;
   FT_OK(fo_verifier_new(&v, &loop, &o));
-  fo_expectation e = {FO_EXPECT_CNAME, "web1.example.net", NULL, 0};
+  fo_expectation e = {FO_EXPECTATION_VERSION, FO_EXPECT_CNAME, "web1.example.net", NULL, 0};
   fo_verify_params p = FO_VERIFY_PARAMS_INIT;
   fo_check *c = NULL;
   FT_RC(fo_verify_name(&c, NULL, "www.example.net", &e, &p, never_cb, NULL),
@@ -152,29 +152,29 @@ Test(verify_api, verify_name_rejects_bad_arguments) {
     longname[i] = '.';
   FT_RC(fo_verify_name(&c, v, longname, &e, &p, never_cb, NULL),
         FO_ENAMETOOLONG);
-  fo_expectation bad_target = {FO_EXPECT_CNAME, "under_score..x", NULL, 0};
+  fo_expectation bad_target = {FO_EXPECTATION_VERSION, FO_EXPECT_CNAME, "under_score..x", NULL, 0};
   FT_RC(fo_verify_name(&c, v, "www.example.net", &bad_target, &p, never_cb,
                        NULL),
         FO_EBADNAME);
-  fo_expectation no_target = {FO_EXPECT_CNAME, NULL, NULL, 0};
+  fo_expectation no_target = {FO_EXPECTATION_VERSION, FO_EXPECT_CNAME, NULL, NULL, 0};
   cr_assert_neq(fo_verify_name(&c, v, "www.example.net", &no_target, &p,
                                never_cb, NULL),
                 0);
   const char *addrs[FO_VERIFY_ADDRESSES_MAX + 1];
   for (size_t i = 0; i <= FO_VERIFY_ADDRESSES_MAX; i++)
     addrs[i] = "192.0.2.1";
-  fo_expectation a0 = {FO_EXPECT_ADDRESSES, NULL, addrs, 0};
+  fo_expectation a0 = {FO_EXPECTATION_VERSION, FO_EXPECT_ADDRESSES, NULL, addrs, 0};
   FT_RC(fo_verify_name(&c, v, "www.example.net", &a0, &p, never_cb, NULL),
         FO_ERANGE);
-  fo_expectation a17 = {FO_EXPECT_ADDRESSES, NULL, addrs,
+  fo_expectation a17 = {FO_EXPECTATION_VERSION, FO_EXPECT_ADDRESSES, NULL, addrs,
                         FO_VERIFY_ADDRESSES_MAX + 1};
   FT_RC(fo_verify_name(&c, v, "www.example.net", &a17, &p, never_cb, NULL),
         FO_ERANGE);
   const char *badaddr[] = {"192.0.2.1", "192.0.2"};
-  fo_expectation ab = {FO_EXPECT_ADDRESSES, NULL, badaddr, 2};
+  fo_expectation ab = {FO_EXPECTATION_VERSION, FO_EXPECT_ADDRESSES, NULL, badaddr, 2};
   FT_RC(fo_verify_name(&c, v, "www.example.net", &ab, &p, never_cb, NULL),
         FO_EBADADDR);
-  fo_expectation kind = {(fo_expect_kind)42, "x.example.net", NULL, 0};
+  fo_expectation kind = {FO_EXPECTATION_VERSION, (fo_expect_kind)42, "x.example.net", NULL, 0};
   FT_RC(fo_verify_name(&c, v, "www.example.net", &kind, &p, never_cb, NULL),
         FO_EINVAL);
   fo_verify_params pv = {99, 0, 0};
@@ -235,7 +235,7 @@ Test(verify_api, cancel_from_a_callback) {
   nest n;
   memset(&n, 0, sizeof n);
   g_nest = &n;
-  fo_expectation e = {FO_EXPECT_NONE, NULL, NULL, 0};
+  fo_expectation e = {FO_EXPECTATION_VERSION, FO_EXPECT_NONE, NULL, NULL, 0};
   fo_verify_params p = FO_VERIFY_PARAMS_INIT;
   fo_verify_params longer = FO_VERIFY_PARAMS_INIT;
   longer.until_ms = 5000;
@@ -276,7 +276,7 @@ Test(verify_api, close_from_a_callback) {
   g_nest = &n;
   n.close_from_cb = 1;
   FT_OK(fo_verifier_new(&n.v, &loop, &o));
-  fo_expectation e = {FO_EXPECT_NONE, NULL, NULL, 0};
+  fo_expectation e = {FO_EXPECTATION_VERSION, FO_EXPECT_NONE, NULL, NULL, 0};
   fo_verify_params p = FO_VERIFY_PARAMS_INIT;
   fo_verify_params longer = FO_VERIFY_PARAMS_INIT;
   longer.until_ms = 5000;

@@ -47,7 +47,7 @@ static void close_after_start(const char *server, int nchecks, int sent) {
   uv_loop_t loop;
   cr_assert_eq(uv_loop_init(&loop), 0);
   fo_verifier *v = verifier(&loop, server, alloc);
-  fo_expectation e = {FO_EXPECT_NONE, NULL, NULL, 0};
+  fo_expectation e = {FO_EXPECTATION_VERSION, FO_EXPECT_NONE, NULL, NULL, 0};
   vres res[3];
   memset(res, 0, sizeof res);
   cr_assert(nchecks <= 3);
@@ -179,7 +179,7 @@ Test(verify_close, cancel_check_answered_not_yet_judged, .timeout = 30) {
   uv_loop_t loop;
   cr_assert_eq(uv_loop_init(&loop), 0);
   fo_verifier *v = verifier(&loop, peer.addr, alloc);
-  fo_expectation e = {FO_EXPECT_CNAME, "target.example.net", NULL, 0};
+  fo_expectation e = {FO_EXPECTATION_VERSION, FO_EXPECT_CNAME, "target.example.net", NULL, 0};
   int hits = 0;
   for (int round = 0; round < 4; round++) {
     race r;
@@ -259,7 +259,7 @@ Test(verify_close, close_verifier_answered_not_yet_judged, .timeout = 30) {
   uv_loop_t loop;
   cr_assert_eq(uv_loop_init(&loop), 0);
   fo_verifier *v = verifier(&loop, peer.addr, alloc);
-  fo_expectation e = {FO_EXPECT_CNAME, "target.example.net", NULL, 0};
+  fo_expectation e = {FO_EXPECTATION_VERSION, FO_EXPECT_CNAME, "target.example.net", NULL, 0};
   vres res[2];
   memset(res, 0, sizeof res);
   FT_OK(fo_verify_name(NULL, v, "a.example.net", &e, NULL, vres_cb, &res[0]));

@@ -40,7 +40,7 @@ static const char *const peer_address[] = {"192.0.2.1"};
 enum { EXPECT_ADDR = 0, EXPECT_CNAME, EXPECT_NONE };
 
 static fo_expectation expectation(int kind) {
-  fo_expectation e = {FO_EXPECT_ADDRESSES, NULL, peer_address, 1};
+  fo_expectation e = {FO_EXPECTATION_VERSION, FO_EXPECT_ADDRESSES, NULL, peer_address, 1};
   if (kind == EXPECT_CNAME) {
     e.kind = FO_EXPECT_CNAME;
     e.target = "target.example.net";
@@ -117,13 +117,14 @@ static void record(outcome *o, const fo_verify_result *r) {
   o->status = r->status;
   o->elapsed_ms = r->elapsed_ms;
   cr_assert_eq(r->server_count, 1);
-  o->rcode = r->servers[0].rcode;
-  o->address_count = r->servers[0].address_count;
+  const fo_server_answer *a = fo_verify_result_server(r, 0);
+  o->rcode = a->rcode;
+  o->address_count = a->address_count;
   o->addresses_ok = 1;
-  for (size_t i = 0; i < r->servers[0].address_count; i++)
-    if (strcmp(r->servers[0].addresses[i], "192.0.2.1") != 0)
+  for (size_t i = 0; i < a->address_count; i++)
+    if (strcmp(a->addresses[i], "192.0.2.1") != 0)
       o->addresses_ok = 0;
-  cr_assert_eq(r->servers[0].status, r->status);
+  cr_assert_eq(a->status, r->status);
   (*o->done)++;
 }
 

@@ -56,6 +56,7 @@ class _Record(ctypes.Structure):
 
 class _RRset(ctypes.Structure):
     _fields_ = [
+        ("version", ctypes.c_uint),  # FO_RRSET_VERSION: the layout below
         ("count", ctypes.c_size_t),
         ("none", ctypes.c_int),
         ("records", _Record * 2),
@@ -327,7 +328,7 @@ class Group:
 
     def records(self):
         """The group's records as RFC 1035 presentation text ("" if none)."""
-        rrset = _RRset()
+        rrset = _RRset(version=1)
         _check(_lib.fo_group_records(self._ptr, ctypes.byref(rrset)))
         buf = ctypes.create_string_buffer(2048)
         _check(_lib.fo_rrset_format(ctypes.byref(rrset), buf, len(buf), None))

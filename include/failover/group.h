@@ -61,10 +61,14 @@ typedef enum fo_op_kind {
 
 /*
  * One operation of the transition table, as data. Fields an operation does
- * not use are ignored. Build it with fo_op_init() or a designated
- * initialiser; it is only read.
+ * not use are ignored. Build it with fo_op_init() or FO_OP_INIT(kind) and
+ * designated initialisers; it is only read, as far as its version reaches
+ * (fields of later versions read as zero).
  */
+#define FO_OP_VERSION 1
+
 typedef struct fo_op {
+  unsigned int version;  /* FO_OP_VERSION */
   fo_op_kind kind;
   fo_registry *registry; /* FO_OP_CREATE */
   fo_group *group;       /* ATTACH, DETACH, SWITCH, SETTLE, DELETE */
@@ -75,13 +79,19 @@ typedef struct fo_op {
   unsigned int flags;    /* DETACH, SWITCH: 0 or FO_FORCE */
 } fo_op;
 
-/* Zero `op` and set its kind. Returns 0 or FO_EINVAL. */
-FO_EXTERN int fo_op_init(fo_op *op, fo_op_kind kind);
+#define FO_OP_INIT(kind) { FO_OP_VERSION, (kind), NULL, NULL, NULL, NULL, NULL, \
+                           FO_SLOT_PRIMARY, 0u }
+
+/* Zero `op` as version `version` (FO_OP_VERSION) and set its kind; never
+ * writes past that version's size. Returns 0, FO_EINVAL (NULL, unknown
+ * kind), FO_EVERSION. */
+FO_EXTERN int fo_op_init(fo_op *op, unsigned int version, fo_op_kind kind);
 
 /*
  * Would `op` be allowed now? Changes nothing. Returns 0 when it would be,
  * otherwise the exact code the operation would return (FO_ENOMEM and
- * FO_ERANDOM aside, which only doing it can tell).
+ * FO_ERANDOM aside, which only doing it can tell); FO_EVERSION for an
+ * unknown `op->version`.
  */
 FO_EXTERN int fo_op_check(const fo_op *op);
 

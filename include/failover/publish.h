@@ -61,12 +61,25 @@ typedef enum fo_publish_state {
   FO_PUBLISH_FAILED = 4     /* the publisher stopped; the change is kept */
 } fo_publish_state;
 
+#define FO_PUBLISH_STATUS_VERSION 1
+
+/* Where a group stands (fo_publisher_group_status()). The caller sets
+ * `version` to the FO_PUBLISH_STATUS_VERSION it was built with
+ * (FO_PUBLISH_STATUS_INIT does); the library writes only the fields that
+ * version has, so later versions add fields at the end without breaking
+ * programs built against an older header. */
 typedef struct fo_publish_status {
+  unsigned int version;          /* FO_PUBLISH_STATUS_VERSION */
   fo_publish_state state;
   uint64_t generation;           /* the group's generation now */
   uint64_t published_generation; /* last one the server confirmed, or 0 */
   int error;                     /* FO_PUBLISH_FAILED: why */
 } fo_publish_status;
+
+/* Every field named, so that callers built with -Wextra get no
+ * missing-initializer warning. */
+#define FO_PUBLISH_STATUS_INIT                                                 \
+  { FO_PUBLISH_STATUS_VERSION, (fo_publish_state)0, 0, 0, 0 }
 
 /* A group's generation was confirmed by the server. */
 typedef void (*fo_published_fn)(fo_group *group, uint64_t generation,
@@ -100,11 +113,15 @@ typedef struct fo_publisher_options {
   { FO_PUBLISHER_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0,                 \
     NULL, NULL, NULL, NULL }
 
+/* Zero `opts` as far as `version`'s struct reaches (nothing past it) and
+ * set its version. Returns 0, FO_EINVAL (NULL), FO_EVERSION (unknown). */
 FO_EXTERN int fo_publisher_options_init(fo_publisher_options *opts,
                                         unsigned int version);
 
 /*
  * Create a publisher for `reg` (whose zone is the one updated) on `loop`.
+ * `opts` is read as far as its version's struct reaches (an unknown
+ * version is FO_EVERSION).
  * Like fo_verifier_new(), a failure after libuv handles were set up
  * releases them as the loop runs; the caller has nothing to close.
  * It subscribes to the change feed at once; groups changed from now on are
@@ -123,6 +140,8 @@ FO_EXTERN int fo_publisher_new(fo_publisher **out, uv_loop_t *loop,
  * Close: unsubscribe, stop sending, and free once every handle is closed;
  * `closed` then runs from the loop. Changes not yet published are dropped
  * (the registry still has them: a new publisher's reconcile finds them).
+ * Every watch not yet called back is called from inside this call with
+ * FO_ECANCELED, and a running reconcile's callback gets FO_ECANCELED.
  * Must be called before the registry is freed. It may be called from a
  * change callback; the registry must then stay alive until `closed` ran.
  */
@@ -135,10 +154,12 @@ FO_EXTERN void fo_publisher_close(fo_publisher *pub,
  * which reads the zone.) Returns 0, FO_EINVAL, FO_ENOMEM, FO_ECLOSING. */
 FO_EXTERN int fo_publisher_publish_all(fo_publisher *pub);
 
-/* Where a group stands. Returns 0, FO_EINVAL, FO_EFOREIGN. A group the
- * publisher has not sent yet is PENDING, unless an applied reconcile found
- * the zone already in step with it (PUBLISHED, published_generation then
- * being its generation at that time). */
+/* Where a group stands, into `out`, whose version the caller set (only
+ * that version's fields are written). A group the publisher has not sent
+ * yet is PENDING, unless an applied reconcile found the zone already in
+ * step with it (PUBLISHED, published_generation then being its generation
+ * at that time). Returns 0, FO_EINVAL, FO_EVERSION (unknown version:
+ * nothing written), FO_EFOREIGN. */
 FO_EXTERN int fo_publisher_group_status(const fo_publisher *pub,
                                         const fo_group *group,
                                         fo_publish_status *out);
@@ -156,6 +177,64 @@ FO_EXTERN int fo_publisher_set_key(fo_publisher *pub, const fo_tsig_key *key);
 /* Resume after a stop: everything pending is sent again. Returns 0,
  * FO_EINVAL, FO_ECLOSING. */
 FO_EXTERN int fo_publisher_resume(fo_publisher *pub);
+
+/* ---- watches ------------------------------------------------------------- */
+
+/*
+ * A watch waits until the server has confirmed a generation of one group
+ * (fo_group_generation(); every change of the group's desired records is
+ * a generation of its own). The switch workflow waits this way.
+ */
+typedef struct fo_publish_watch fo_publish_watch;
+
+/*
+ * Called exactly once per watch, with `error`:
+ *   0             confirmed: `generation` is the generation the server
+ *                 confirmed, the one watched or a later one;
+ *   a stop code   the publisher stopped on an error retrying cannot fix
+ *                 (FO_EBADKEY, FO_EREFUSED, FO_EPOISONED, ... as
+ *                 fo_publisher_error() says); `generation` is the one
+ *                 watched. Watches made while it is stopped get the same.
+ *                 fo_publisher_resume() does not revive them: watch again;
+ *   FO_ECANCELED  fo_publish_watch_cancel() or fo_publisher_close(), from
+ *                 inside that call; `generation` is the one watched.
+ * Otherwise it fires from the loop: never inside fo_publisher_watch(),
+ * the transport or a change callback. It may call anything, the
+ * publisher's functions included (fo_publisher_close() too).
+ */
+typedef void (*fo_publish_watch_fn)(fo_group *group, uint64_t generation,
+                                    int error, void *userdata);
+
+/*
+ * Watch `group` until its generation `generation`, or a later one, is
+ * confirmed by the server. A generation confirmed already is reported too,
+ * from the loop. A group the publisher has not queued is queued, so that
+ * it gets sent. A deleted group is watched like any other: its deletion
+ * is a generation, published like the others (its records removed), and
+ * completes the watch with 0.
+ *
+ * `*out` (may be NULL) receives a handle valid until the callback has
+ * returned, for fo_publish_watch_cancel(). Any number of watches may wait
+ * on one group.
+ *
+ * Returns 0; FO_EINVAL (pub, group or cb NULL); FO_ECLOSING (the
+ * publisher is closing); FO_EFOREIGN (a group of another registry);
+ * FO_ERANGE (generation 0, or beyond the group's current generation);
+ * FO_ENOMEM. On failure nothing changed and the callback never fires.
+ */
+FO_EXTERN int fo_publisher_watch(fo_publish_watch **out, fo_publisher *pub,
+                                 fo_group *group, uint64_t generation,
+                                 fo_publish_watch_fn cb, void *userdata);
+
+/* Cancel a watch: its callback fires now with FO_ECANCELED (also when the
+ * watch was decided and waits for the loop to be told). Returns 0, or
+ * FO_EINVAL for NULL or from inside the watch's own callback. Calling it
+ * after the callback returned is undefined: the handle is gone then. */
+FO_EXTERN int fo_publish_watch_cancel(fo_publish_watch *watch);
+
+/* The registry and the loop the publisher was made with (NULL for NULL). */
+FO_EXTERN fo_registry *fo_publisher_registry(const fo_publisher *pub);
+FO_EXTERN uv_loop_t *fo_publisher_loop(const fo_publisher *pub);
 
 /* ---- reconcile ----------------------------------------------------------- */
 
@@ -215,7 +294,7 @@ FO_EXTERN void fo_lease_keeper_close(fo_lease_keeper *keeper);
 }
 #endif
 
-/* The switch workflow (fo_switch_group() and friends) has its own header;
+/* The switch workflow (fo_switchover_group() and friends) has its own header;
  * included here so that 0.1 sources that only include this one build. */
 #include "switch.h"
 

@@ -21,6 +21,8 @@ typedef enum fo_plan_action {
                          (a deleted, reserved or target-less group) */
 } fo_plan_action;
 
+/* One name of a plan. The library allocates it and may add fields at its
+ * end: reach it through fo_plan_entry_at(), never by indexing. */
 typedef struct fo_plan_entry {
   fo_plan_action action;
   const char *name;     /* the group's address */
@@ -33,9 +35,13 @@ typedef struct fo_plan {
   int error;            /* 0, or why the zone could not be read */
   size_t zone_records;  /* RRs read from the zone */
   size_t owned_names;   /* names of the zone that belong to groups */
-  size_t count;
-  const fo_plan_entry *entries;
+  size_t count;         /* entries; see fo_plan_entry_at() */
 } fo_plan;
+
+/* The `index`-th entry (name order), or NULL past `count` or for NULL.
+ * Valid during the callback only. */
+FO_EXTERN const fo_plan_entry *fo_plan_entry_at(const fo_plan *plan,
+                                                size_t index);
 
 /* The plan and everything it points to are valid during the call only. */
 typedef void (*fo_plan_fn)(const fo_plan *plan, void *userdata);

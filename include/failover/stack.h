@@ -35,9 +35,14 @@ typedef enum fo_web_head_rule {
 /*
  * A server as the library sees it. Strings point into the registry and stay
  * valid until the stack next changes (or the registry is freed); copy them to
- * keep them. `ipv4`/`ipv6` are NULL when not set.
+ * keep them. `ipv4`/`ipv6` are NULL when not set. The caller sets
+ * `version` (FO_SERVER_INFO_INIT); the library fills only that version's
+ * fields.
  */
+#define FO_SERVER_INFO_VERSION 1
+
 typedef struct fo_server_info {
+  unsigned int version;  /* FO_SERVER_INFO_VERSION */
   fo_server_kind kind;
   const char *name;      /* label, lowercase */
   const char *host_name; /* explicit, or formed from the registry template */
@@ -46,10 +51,7 @@ typedef struct fo_server_info {
   const char *ipv6;      /* canonical RFC 5952 text */
 } fo_server_info;
 
-typedef struct fo_web_head {
-  fo_web_head_rule rule;
-  fo_server_info server;
-} fo_web_head;
+#define FO_SERVER_INFO_INIT { FO_SERVER_INFO_VERSION, 0, NULL, NULL, 0, NULL, NULL }
 
 /*
  * Create a stack named `name` (a DNS label: 1-63 letters, digits, hyphens,
@@ -128,22 +130,26 @@ FO_EXTERN int fo_stack_server_count(const fo_stack *stack, fo_server_kind kind,
                                     size_t *out);
 
 /* The `index`-th server of a kind (0-based, in order of addition).
- * Returns 0, FO_EINVAL, FO_EDELETED, FO_ERANGE (index past the end). */
+ * Returns 0, FO_EINVAL, FO_EVERSION (`out->version`), FO_EDELETED,
+ * FO_ERANGE (index past the end). */
 FO_EXTERN int fo_stack_server_at(const fo_stack *stack, fo_server_kind kind,
                                  size_t index, fo_server_info *out);
 
-/* A server by name. Returns 0, FO_EINVAL, FO_EDELETED, FO_EBADNAME,
- * FO_ENOENT. */
+/* A server by name. Returns 0, FO_EINVAL, FO_EVERSION, FO_EDELETED,
+ * FO_EBADNAME, FO_ENOENT. */
 FO_EXTERN int fo_stack_find_server(const fo_stack *stack, const char *name,
                                    fo_server_info *out);
 
 /*
- * The stack's web head: its first load balancer, else its first web server;
- * `out->rule` says which rule chose it.
+ * The stack's web head: its first load balancer, else its first web server,
+ * into `out` (version set by the caller); `*rule` (may be NULL) says which
+ * rule chose it.
  *
- * Returns 0, FO_EINVAL, FO_EDELETED, FO_ENOWEBHEAD (no server at all).
+ * Returns 0, FO_EINVAL, FO_EVERSION, FO_EDELETED, FO_ENOWEBHEAD (no server
+ * at all). Nothing is written on failure.
  */
-FO_EXTERN int fo_stack_web_head(const fo_stack *stack, fo_web_head *out);
+FO_EXTERN int fo_stack_web_head(const fo_stack *stack, fo_server_info *out,
+                                fo_web_head_rule *rule);
 
 /* Number of live groups holding the stack in either slot. */
 FO_EXTERN int fo_stack_group_count(const fo_stack *stack, size_t *out);

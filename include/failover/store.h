@@ -295,7 +295,7 @@ FO_EXTERN int fo_registry_refresh(fo_registry *reg);
 
 /*
  * Group every mutation until fo_registry_batch_commit() into one store
- * commit (fo_switch_stack() does this; reconcile changes no state). begin takes the store's
+ * commit (fo_switchover_stack() does this; reconcile changes no state). begin takes the store's
  * write lock and checks the revision now, so FO_ESTALE comes here, not
  * later; other processes' writes wait until commit. Batches nest: only the
  * outermost commit writes. A refused call inside a batch changes nothing

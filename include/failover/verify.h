@@ -108,12 +108,19 @@ typedef enum fo_expect_kind {
   FO_EXPECT_NONE = 3       /* the name has no records (NXDOMAIN or NODATA) */
 } fo_expect_kind;
 
+/* What a check expects. The caller sets `version` (FO_EXPECTATION_INIT);
+ * the library reads only that version's fields. */
+#define FO_EXPECTATION_VERSION 1
+
 typedef struct fo_expectation {
+  unsigned int version;           /* FO_EXPECTATION_VERSION */
   fo_expect_kind kind;
   const char *target;             /* FO_EXPECT_CNAME */
   const char *const *addresses;   /* FO_EXPECT_ADDRESSES: IPv4/IPv6 */
   size_t address_count;           /* 1..FO_VERIFY_ADDRESSES_MAX */
 } fo_expectation;
+
+#define FO_EXPECTATION_INIT { FO_EXPECTATION_VERSION, FO_EXPECT_NONE, NULL, NULL, 0 }
 
 #define FO_VERIFY_ADDRESSES_MAX 16
 
@@ -143,7 +150,9 @@ typedef enum fo_verify_status {
 /* A short lowercase name ("match", "nxdomain"); "unknown" otherwise. */
 FO_EXTERN const char *fo_verify_status_name(fo_verify_status status);
 
-/* What one server said. Pointers are valid during the callback only. */
+/* What one server said. Pointers are valid during the callback only. The
+ * library allocates it and may add fields at its end: reach it through
+ * fo_verify_result_server(), never by indexing an array of it. */
 typedef struct fo_server_answer {
   const char *server;          /* as given in the options */
   fo_verify_status status;
@@ -179,9 +188,13 @@ typedef struct fo_verify_result {
   double elapsed_ms;           /* from the start of the check */
   /* Convergence: milliseconds until every server had matched, -1 if not. */
   double converged_ms;
-  size_t server_count;
-  const fo_server_answer *servers;
+  size_t server_count;         /* see fo_verify_result_server() */
 } fo_verify_result;
+
+/* The answer of the `index`-th server (option order), or NULL past
+ * `server_count` or for NULL. Valid during the callback only. */
+FO_EXTERN const fo_server_answer *fo_verify_result_server(
+    const fo_verify_result *result, size_t index);
 
 typedef void (*fo_verify_fn)(const fo_verify_result *result, void *userdata);
 
@@ -211,7 +224,7 @@ typedef struct fo_verify_params {
  *
  * Returns 0; FO_EINVAL; FO_EBADNAME / FO_ENAMETOOLONG (name or target);
  * FO_EBADADDR (an expected address); FO_ERANGE (address count);
- * FO_EVERSION (params); FO_ECLOSING; FO_ENOMEM; FO_EIO (a timer could not
+ * FO_EVERSION (params or expectation); FO_ECLOSING; FO_ENOMEM; FO_EIO (a timer could not
  * be set up). On failure the callback never fires.
  */
 FO_EXTERN int fo_verify_name(fo_check **out, fo_verifier *v, const char *name,

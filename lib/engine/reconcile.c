@@ -312,6 +312,7 @@ static int add_entry(fo__reconcile *r, fo_plan_action action,
 
 static void group_rrset(fo_group *g, fo_rrset *set) {
   memset(set, 0, sizeof(*set));
+  set->version = FO_RRSET_VERSION;
   if (g == NULL || fo_group_records(g, set) != 0)
     set->count = 0;
 }
@@ -332,7 +333,14 @@ static int zone_has(const fo__reconcile *r, const char *name) {
   return 0;
 }
 
-int fo__reconcile_plan(fo__reconcile *r, fo_plan *out,
+const fo_plan_entry *fo_plan_entry_at(const fo_plan *plan, size_t index) {
+  const fo__plan *full = (const fo__plan *)plan;
+  if (plan == NULL || index >= plan->count)
+    return NULL;
+  return &full->entries[index];
+}
+
+int fo__reconcile_plan(fo__reconcile *r, fo__plan *out,
                        void (*in_step)(fo_group *g, void *userdata),
                        void *userdata) {
   size_t i, j, names = 0;
@@ -396,9 +404,9 @@ int fo__reconcile_plan(fo__reconcile *r, fo_plan *out,
 
   if (r->entry_count > 1)
     qsort(r->entries, r->entry_count, sizeof(*r->entries), entry_cmp);
-  out->zone_records = r->zone_records;
-  out->owned_names = names;
-  out->count = r->entry_count;
+  out->pub.zone_records = r->zone_records;
+  out->pub.owned_names = names;
+  out->pub.count = r->entry_count;
   out->entries = r->entries;
   return 0;
 

@@ -33,7 +33,14 @@ int fo__reconcile_add(fo__reconcile *r, const fo__zone_rr *rr);
  * reported through `in_step` (may be NULL).
  * Returns 0 or FO_ENOMEM.
  */
-int fo__reconcile_plan(fo__reconcile *r, fo_plan *out,
+/* A plan as handed to callbacks: the public part first (what callers
+ * see), the entries behind it (reached through fo_plan_entry_at()). */
+typedef struct fo__plan {
+  fo_plan pub;
+  const fo_plan_entry *entries;
+} fo__plan;
+
+int fo__reconcile_plan(fo__reconcile *r, fo__plan *out,
                        void (*in_step)(fo_group *g, void *userdata),
                        void *userdata);
 

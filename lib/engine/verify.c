@@ -18,6 +18,7 @@
 
 #include "alloc.h"
 #include "hostport.h"
+#include "layout.h"
 #include "names.h"
 #include "random.h"
 #include "transport.h"
@@ -114,9 +115,26 @@ struct fo_verifier {
 
 /* ---- options ----------------------------------------------------------------- */
 
+/* Sizes of the versions 1.. of the structs read here (see layout.h). */
+static const size_t options_sizes[] = {
+  FO__SIZE_THROUGH(fo_verifier_options, allocator)
+};
+static const fo__layout options_layout = FO__LAYOUT(options_sizes);
+static const size_t params_sizes[] = {
+  FO__SIZE_THROUGH(fo_verify_params, interval_ms)
+};
+static const fo__layout params_layout = FO__LAYOUT(params_sizes);
+
+const fo_server_answer *fo_verify_result_server(const fo_verify_result *result,
+                                                size_t index) {
+  const fo__verify_result *full = (const fo__verify_result *)result;
+  if (result == NULL || index >= result->server_count)
+    return NULL;
+  return &full->servers[index];
+}
+
 int fo_verifier_options_init(fo_verifier_options *opts, unsigned int version) {
-  return fo__options_init(opts, sizeof(*opts), version,
-                          FO_VERIFIER_OPTIONS_VERSION);
+  return fo__layout_init(&options_layout, opts, version);
 }
 
 const char *fo_verify_status_name(fo_verify_status status) {
@@ -202,19 +220,20 @@ static void finish(fo_check *c, int error) {
   const char *chains[FO_VERIFY_SERVERS_MAX][FO__DNS_MAX_CHAIN + 1];
   const char *addrs[FO_VERIFY_SERVERS_MAX][FO__DNS_MAX_ANSWERS * 2];
   fo_server_answer answers[FO_VERIFY_SERVERS_MAX];
-  fo_verify_result r;
+  fo__verify_result full;
+  fo_verify_result *r = &full.pub;
   uint64_t now = uv_hrtime();
   double converged = 0;
   size_t i;
   int all = 1;
 
-  memset(&r, 0, sizeof(r));
-  r.name = c->name;
-  r.error = error;
-  r.status = FO_VERIFY_MATCH;
-  r.elapsed_ms = since_ms(c, now);
-  r.server_count = v->server_count;
-  r.servers = answers;
+  memset(&full, 0, sizeof(full));
+  r->name = c->name;
+  r->error = error;
+  r->status = FO_VERIFY_MATCH;
+  r->elapsed_ms = since_ms(c, now);
+  r->server_count = v->server_count;
+  full.servers = answers;
   for (i = 0; i < v->server_count; i++) {
     fo__sstate *s = &c->s[i];
     fo_server_answer *a = &answers[i];
@@ -232,10 +251,10 @@ static void finish(fo_check *c, int error) {
       all = 0;
     else if (s->first_match_ms > converged)
       converged = s->first_match_ms;
-    if (a->status != FO_VERIFY_MATCH && r.status == FO_VERIFY_MATCH)
-      r.status = a->status;
+    if (a->status != FO_VERIFY_MATCH && r->status == FO_VERIFY_MATCH)
+      r->status = a->status;
   }
-  r.converged_ms = all ? converged : -1.0;
+  r->converged_ms = all ? converged : -1.0;
 
   c->done = 1;
   v->pending--;
@@ -252,7 +271,7 @@ static void finish(fo_check *c, int error) {
       if (c->s[i].q[k].queued)
         dequeue(v, &c->s[i].q[k]);
   }
-  c->cb(&r, c->userdata);
+  c->cb(r, c->userdata);
 
   c->refs++; /* held across the close below */
   if (c->timer_open) {
@@ -485,8 +504,6 @@ static void kick_closed(uv_handle_t *h) {
 }
 
 static int check_options(const fo_verifier_options *o) {
-  if (o->version != FO_VERIFIER_OPTIONS_VERSION)
-    return FO_EVERSION;
   if (o->servers == NULL || o->server_count == 0 ||
       o->server_count > FO_VERIFY_SERVERS_MAX)
     return FO_EINVAL;
@@ -500,7 +517,9 @@ static int check_options(const fo_verifier_options *o) {
 }
 
 int fo_verifier_new(fo_verifier **out, uv_loop_t *loop,
-                    const fo_verifier_options *o) {
+                    const fo_verifier_options *in) {
+  fo_verifier_options copy;
+  const fo_verifier_options *o = &copy;
   fo_verifier *v;
   fo_allocator alloc;
   fo__dnsx_config cfg;
@@ -509,9 +528,10 @@ int fo_verifier_new(fo_verifier **out, uv_loop_t *loop,
 
   if (out != NULL)
     *out = NULL;
-  if (out == NULL || loop == NULL || o == NULL)
+  if (out == NULL || loop == NULL || in == NULL)
     return FO_EINVAL;
-  if ((rc = check_options(o)) != 0)
+  if ((rc = fo__layout_read(&options_layout, &copy, sizeof(copy), in)) != 0 ||
+      (rc = check_options(o)) != 0)
     return rc;
   if (o->allocator)
     alloc = *o->allocator;
@@ -616,14 +636,18 @@ static int start_check(fo_check **out, fo_verifier *v, const char *name,
                        const fo__expect *expect, const fo_verify_params *p,
                        fo_verify_fn cb, void *userdata) {
   char norm[FO_NAME_BUFSIZE];
+  fo_verify_params params;
   fo_check *c;
   size_t i, len;
   int rc;
 
   if ((rc = fo__name_normalize(name, norm, &len)) != 0)
     return rc;
-  if (p != NULL && p->version != FO_VERIFY_PARAMS_VERSION)
-    return FO_EVERSION;
+  if (p != NULL &&
+      (rc = fo__layout_read(&params_layout, &params, sizeof(params), p)) != 0)
+    return rc;
+  if (p != NULL)
+    p = &params;
   if (p != NULL && p->until_ms > MAX_UNTIL_MS)
     return FO_ERANGE;
   c = fo__calloc(&v->alloc, 1,

@@ -2,6 +2,7 @@
  * verify_expect.c - expectations in canonical, compact form.
  */
 #include "verify_internal.h"
+#include "layout.h"
 
 #include "alloc.h"
 #include "names.h"
@@ -54,15 +55,23 @@ static int store(fo__expect *out, const fo_allocator *a, fo_expect_kind kind,
   return 0;
 }
 
-int fo__expect_compile(const fo_expectation *in, const fo_allocator *a,
+/* Sizes of fo_expectation versions 1.. (see layout.h). */
+static const size_t expect_sizes[] = {
+  FO__SIZE_THROUGH(fo_expectation, address_count)
+};
+static const fo__layout expect_layout = FO__LAYOUT(expect_sizes);
+
+int fo__expect_compile(const fo_expectation *caller, const fo_allocator *a,
                        fo__expect *out) {
   char target[FO_NAME_BUFSIZE];
+  fo_expectation copy;
+  const fo_expectation *in = &copy;
   address_set set;
   size_t i;
   int rc;
   memset(out, 0, sizeof(*out));
-  if (in == NULL)
-    return FO_EINVAL;
+  if ((rc = fo__layout_read(&expect_layout, &copy, sizeof(copy), caller)) != 0)
+    return rc;
   switch (in->kind) {
   case FO_EXPECT_CNAME:
     if ((rc = fo__name_normalize(in->target, target, NULL)) != 0)
@@ -87,7 +96,7 @@ int fo__expect_compile(const fo_expectation *in, const fo_allocator *a,
 int fo__expect_from_group(const fo_group *g, const fo_allocator *a,
                           fo__expect *out, char name[FO_NAME_BUFSIZE]) {
   address_set set;
-  fo_rrset rr;
+  fo_rrset rr = FO_RRSET_INIT;
   size_t i;
   int rc;
   memset(out, 0, sizeof(*out));

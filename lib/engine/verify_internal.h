@@ -23,6 +23,13 @@ typedef struct fo__expect {
   char *data;
 } fo__expect;
 
+/* A result as handed to callbacks: the public part first, the answers
+ * behind it (reached through fo_verify_result_server()). */
+typedef struct fo__verify_result {
+  fo_verify_result pub;
+  const fo_server_answer *servers;
+} fo__verify_result;
+
 int fo__expect_compile(const fo_expectation *in, const fo_allocator *a,
                        fo__expect *out);
 /* The group's desired records as an expectation; `name` gets its address. */

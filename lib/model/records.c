@@ -2,6 +2,7 @@
  * records.c - a group's target and records, and their presentation form.
  */
 #include "internal.h"
+#include "layout.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -22,11 +23,18 @@ const char *fo_none_reason_name(fo_none_reason reason) {
   return "unknown";
 }
 
+/* Sizes of the versions 1.. of the structs filled here (see layout.h). */
+static const size_t target_sizes[] = { FO__SIZE_THROUGH(fo_target, ipv6) };
+static const fo__layout target_layout = FO__LAYOUT(target_sizes);
+static const size_t rrset_sizes[] = { FO__SIZE_THROUGH(fo_rrset, records) };
+static const fo__layout rrset_layout = FO__LAYOUT(rrset_sizes);
+
 int fo_group_target(const fo_group *g, fo_target *out) {
+  fo_target full;
   if (g == NULL || out == NULL)
     return FO_EINVAL;
-  fo__target_of(g, out);
-  return 0;
+  fo__target_of(g, &full);
+  return fo__layout_fill(&target_layout, out, &full);
 }
 
 static void add_record(fo_rrset *set, const char *owner, fo_rr_type type,
@@ -40,24 +48,25 @@ static void add_record(fo_rrset *set, const char *owner, fo_rr_type type,
 
 int fo_group_records(const fo_group *g, fo_rrset *out) {
   char owner[FO_NAME_BUFSIZE];
+  fo_rrset full;
   fo_target t;
   if (g == NULL || out == NULL)
     return FO_EINVAL;
-  memset(out, 0, sizeof(*out));
+  memset(&full, 0, sizeof(full));
   fo__target_of(g, &t);
-  out->none = t.none;
-  if (t.none != FO_NONE_NOT)
-    return 0;
-  fo_group_address(g, owner, sizeof(owner));
-  if (t.mode == FO_MODE_CNAME) {
-    add_record(out, owner, FO_RR_CNAME, t.ttl, t.host_name);
-  } else {
-    if (t.ipv4)
-      add_record(out, owner, FO_RR_A, t.ttl, t.ipv4);
-    if (t.ipv6)
-      add_record(out, owner, FO_RR_AAAA, t.ttl, t.ipv6);
+  full.none = t.none;
+  if (t.none == FO_NONE_NOT) {
+    fo_group_address(g, owner, sizeof(owner));
+    if (t.mode == FO_MODE_CNAME) {
+      add_record(&full, owner, FO_RR_CNAME, t.ttl, t.host_name);
+    } else {
+      if (t.ipv4)
+        add_record(&full, owner, FO_RR_A, t.ttl, t.ipv4);
+      if (t.ipv6)
+        add_record(&full, owner, FO_RR_AAAA, t.ttl, t.ipv6);
+    }
   }
-  return 0;
+  return fo__layout_fill(&rrset_layout, out, &full);
 }
 
 const char *fo_rr_type_name(fo_rr_type type) {
@@ -77,6 +86,8 @@ int fo_rrset_format(const fo_rrset *set, char *buf, size_t size,
   size_t i, total = 0;
   if (set == NULL || (buf == NULL && size > 0) || set->count > FO_RRSET_MAX)
     return FO_EINVAL;
+  if (fo__layout_size(&rrset_layout, set) == 0)
+    return FO_EVERSION;
   for (i = 0; i < set->count; i++)
     if (fo_rr_type_name(set->records[i].type) == NULL)
       return FO_EINVAL;
@@ -111,7 +122,7 @@ int fo_registry_export_zone(const fo_registry *reg, fo_write_fn write,
     return rc;
   for (g = fo_registry_next_group(reg, NULL); g != NULL;
        g = fo_registry_next_group(reg, g)) {
-    fo_rrset set;
+    fo_rrset set = FO_RRSET_INIT;
     size_t len;
     fo_group_records(g, &set);
     if (set.count == 0)

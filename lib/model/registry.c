@@ -2,14 +2,20 @@
  * registry.c - registry life cycle, look-ups and iteration.
  */
 #include "internal.h"
+#include "layout.h"
 #include "names.h"
 #include "testing.h"
 
 #include <string.h>
 
+/* Sizes of the options' versions 1.. (see layout.h). */
+static const size_t options_sizes[] = {
+  FO__SIZE_THROUGH(fo_registry_options, allocator)
+};
+static const fo__layout options_layout = FO__LAYOUT(options_sizes);
+
 int fo_registry_options_init(fo_registry_options *opts, unsigned int version) {
-  return fo__options_init(opts, sizeof(*opts), version,
-                          FO_REGISTRY_OPTIONS_VERSION);
+  return fo__layout_init(&options_layout, opts, version);
 }
 
 static int check_allocator(const fo_allocator *a) {
@@ -18,7 +24,9 @@ static int check_allocator(const fo_allocator *a) {
   return (a->malloc && a->realloc && a->free) ? 0 : FO_EINVAL;
 }
 
-int fo_registry_new(fo_registry **out, const fo_registry_options *opts) {
+int fo_registry_new(fo_registry **out, const fo_registry_options *in) {
+  fo_registry_options copy;
+  const fo_registry_options *opts = &copy;
   fo_allocator alloc;
   char zone[FO_NAME_BUFSIZE];
   size_t zone_len;
@@ -30,10 +38,10 @@ int fo_registry_new(fo_registry **out, const fo_registry_options *opts) {
   if (out == NULL)
     return FO_EINVAL;
   *out = NULL;
-  if (opts == NULL || opts->zone == NULL)
+  if ((rc = fo__layout_read(&options_layout, &copy, sizeof(copy), in)) != 0)
+    return rc;
+  if (opts->zone == NULL)
     return FO_EINVAL;
-  if (opts->version != FO_REGISTRY_OPTIONS_VERSION)
-    return FO_EVERSION;
   if ((rc = check_allocator(opts->allocator)) != 0)
     return rc;
   if ((rc = fo__name_normalize(opts->zone, zone, &zone_len)) != 0)

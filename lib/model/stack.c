@@ -6,6 +6,7 @@
  * recompute the web head and re-target the groups that follow the stack.
  */
 #include "internal.h"
+#include "layout.h"
 #include "names.h"
 
 #include <string.h>
@@ -126,14 +127,14 @@ int fo_stack_new(fo_stack **out, fo_registry *reg, const char *name) {
 
 int fo_stack_remove(fo_stack *stack) {
   fo_op op;
-  fo_op_init(&op, FO_OP_REMOVE_STACK);
+  fo_op_init(&op, FO_OP_VERSION, FO_OP_REMOVE_STACK);
   op.stack = stack;
   return fo_op_apply(&op, NULL);
 }
 
 int fo_stack_check_remove(const fo_stack *stack) {
   fo_op op;
-  fo_op_init(&op, FO_OP_REMOVE_STACK);
+  fo_op_init(&op, FO_OP_VERSION, FO_OP_REMOVE_STACK);
   op.stack = (fo_stack *)stack;
   return fo_op_check(&op);
 }
@@ -396,14 +397,22 @@ int fo_stack_server_count(const fo_stack *stack, fo_server_kind kind,
   return 0;
 }
 
-static void fill_info(const fo__server *s, fo_server_kind kind,
-                      fo_server_info *out) {
-  out->kind = kind;
-  out->name = s->name;
-  out->host_name = s->host_name;
-  out->host_name_explicit = s->host_explicit;
-  out->ipv4 = s->ipv4[0] ? s->ipv4 : NULL;
-  out->ipv6 = s->ipv6[0] ? s->ipv6 : NULL;
+/* Sizes of fo_server_info versions 1.. (see layout.h). */
+static const size_t info_sizes[] = { FO__SIZE_THROUGH(fo_server_info, ipv6) };
+static const fo__layout info_layout = FO__LAYOUT(info_sizes);
+
+/* Fill the caller's `out` as far as its version reaches. */
+static int fill_info(const fo__server *s, fo_server_kind kind,
+                     fo_server_info *out) {
+  fo_server_info full;
+  full.version = FO_SERVER_INFO_VERSION;
+  full.kind = kind;
+  full.name = s->name;
+  full.host_name = s->host_name;
+  full.host_name_explicit = s->host_explicit;
+  full.ipv4 = s->ipv4[0] ? s->ipv4 : NULL;
+  full.ipv6 = s->ipv6[0] ? s->ipv6 : NULL;
+  return fo__layout_fill(&info_layout, out, &full);
 }
 
 int fo_stack_server_at(const fo_stack *stack, fo_server_kind kind,
@@ -411,12 +420,13 @@ int fo_stack_server_at(const fo_stack *stack, fo_server_kind kind,
   int rc;
   if (out == NULL || !valid_kind(kind))
     return FO_EINVAL;
+  if (fo__layout_size(&info_layout, out) == 0)
+    return FO_EVERSION;
   if ((rc = fo__check_stack(stack)) != 0)
     return rc;
   if (index >= LIST(stack, kind)->len)
     return FO_ERANGE;
-  fill_info(&LIST(stack, kind)->items[index], kind, out);
-  return 0;
+  return fill_info(&LIST(stack, kind)->items[index], kind, out);
 }
 
 int fo_stack_find_server(const fo_stack *stack, const char *name,
@@ -426,28 +436,32 @@ int fo_stack_find_server(const fo_stack *stack, const char *name,
   int rc;
   if (name == NULL || out == NULL)
     return FO_EINVAL;
+  if (fo__layout_size(&info_layout, out) == 0)
+    return FO_EVERSION;
   if ((rc = fo__check_stack(stack)) != 0)
     return rc;
   if ((rc = lookup(stack, name, &s, &kind, NULL)) != 0)
     return rc;
-  fill_info(s, kind, out);
-  return 0;
+  return fill_info(s, kind, out);
 }
 
-int fo_stack_web_head(const fo_stack *stack, fo_web_head *out) {
+int fo_stack_web_head(const fo_stack *stack, fo_server_info *out,
+                      fo_web_head_rule *rule) {
   const fo__head *h;
   int rc;
   if (out == NULL)
     return FO_EINVAL;
+  if (fo__layout_size(&info_layout, out) == 0)
+    return FO_EVERSION;
   if ((rc = fo__check_stack(stack)) != 0)
     return rc;
   h = &stack->head;
   if (!h->present)
     return FO_ENOWEBHEAD;
-  out->rule = h->rule;
-  fill_info(&LIST(stack, h->kind)->items[h->server_index], h->kind,
-            &out->server);
-  return 0;
+  if (rule != NULL)
+    *rule = h->rule;
+  return fill_info(&LIST(stack, h->kind)->items[h->server_index], h->kind,
+                   out);
 }
 
 fo_group *fo_stack_next_group(const fo_stack *stack, const fo_group *prev) {

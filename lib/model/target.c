@@ -11,6 +11,7 @@
 /* Fill a target from a head, for a group's mode and TTL. */
 void fo__target_from_head(const fo__head *head, const fo_group *g,
                           fo_target *t) {
+  t->version = FO_TARGET_VERSION; /* the feed hands these out as they are */
   t->mode = (fo_record_mode)g->mode;
   t->ttl = g->ttl;
   if (!head->present) {
@@ -29,6 +30,7 @@ void fo__target_from_head(const fo__head *head, const fo_group *g,
 void fo__target_of(const fo_group *g, fo_target *t) {
   if (g->state == FO_GROUP_DELETED || g->slot[g->active] == NULL) {
     memset(t, 0, sizeof(*t));
+    t->version = FO_TARGET_VERSION;
     t->mode = (fo_record_mode)g->mode;
     t->ttl = g->ttl;
     t->none = g->state == FO_GROUP_DELETED ? FO_NONE_DELETED

@@ -9,6 +9,7 @@
  * allocates before it changes anything, and then cannot fail.
  */
 #include "internal.h"
+#include "layout.h"
 
 #include <string.h>
 
@@ -283,16 +284,32 @@ static int valid_kind(const fo_op *op) {
          op->kind <= FO_OP_REMOVE_STACK;
 }
 
-int fo_op_init(fo_op *op, fo_op_kind kind) {
+/* Sizes of fo_op versions 1.. (see layout.h). */
+static const size_t op_sizes[] = { FO__SIZE_THROUGH(fo_op, flags) };
+static const fo__layout op_layout = FO__LAYOUT(op_sizes);
+
+int fo_op_init(fo_op *op, unsigned int version, fo_op_kind kind) {
+  int rc;
   if (op == NULL || kind < FO_OP_CREATE || kind > FO_OP_REMOVE_STACK)
     return FO_EINVAL;
-  memset(op, 0, sizeof(*op));
+  if ((rc = fo__layout_init(&op_layout, op, version)) != 0)
+    return rc;
   op->kind = kind;
   return 0;
 }
 
-int fo_op_check(const fo_op *op) {
-  return valid_kind(op) ? rows[op->kind].check(op) : FO_EINVAL;
+/* The caller's operation, of whatever version, as the current one. */
+static int read_op(const fo_op *in, fo_op *op) {
+  int rc = fo__layout_read(&op_layout, op, sizeof(*op), in);
+  if (rc != 0)
+    return rc;
+  return valid_kind(op) ? 0 : FO_EINVAL;
+}
+
+int fo_op_check(const fo_op *in) {
+  fo_op op;
+  int rc = read_op(in, &op);
+  return rc != 0 ? rc : rows[op.kind].check(&op);
 }
 
 static fo_registry *registry_of(const fo_op *op) {
@@ -307,12 +324,16 @@ static fo_registry *registry_of(const fo_op *op) {
 }
 
 /* check -> prepare -> store begin -> apply (cannot fail) -> store commit */
-int fo_op_apply(const fo_op *op, fo_group **created) {
+int fo_op_apply(const fo_op *in, fo_group **created) {
   fo_registry *reg;
   uint32_t code = 0;
-  int rc = fo_op_check(op);
+  fo_op copy;
+  const fo_op *op = &copy;
+  int rc = read_op(in, &copy);
   if (created != NULL)
     *created = NULL;
+  if (rc == 0)
+    rc = rows[op->kind].check(op);
   if (rc != 0)
     return rc;
   reg = registry_of(op);
@@ -335,7 +356,7 @@ int fo_group_create(fo_group **out, fo_registry *reg, fo_stack *primary,
   fo_op op;
   if (out == NULL)
     return FO_EINVAL;
-  fo_op_init(&op, FO_OP_CREATE);
+  fo_op_init(&op, FO_OP_VERSION, FO_OP_CREATE);
   op.registry = reg;
   op.primary = primary;
   op.backup = backup;
@@ -345,7 +366,7 @@ int fo_group_create(fo_group **out, fo_registry *reg, fo_stack *primary,
 static int run_on_group(fo_op_kind kind, fo_group *g, fo_slot slot,
                         fo_stack *stack, unsigned int flags) {
   fo_op op;
-  fo_op_init(&op, kind);
+  fo_op_init(&op, FO_OP_VERSION, kind);
   op.group = g;
   op.slot = slot;
   op.stack = stack;

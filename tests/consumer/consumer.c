@@ -61,7 +61,7 @@ int main(void) {
   fo_registry *reg = NULL;
   fo_stack *shop = NULL;
   fo_group *group = NULL;
-  fo_rrset set;
+  fo_rrset set = FO_RRSET_INIT;
   char text[1024];
   size_t len = 0;
 

@@ -304,7 +304,7 @@ static void ps_close(ps_ctx *c) {
 /* ---- status ----------------------------------------------------------------- */
 
 static void ps_assert_published(ps_ctx *c, const fo_group *g) {
-  fo_publish_status s;
+  fo_publish_status s = FO_PUBLISH_STATUS_INIT;
   FT_OK(fo_publisher_group_status(c->pub, g, &s));
   uint64_t gen = 0;
   FT_OK(fo_group_generation(g, &gen));
@@ -348,7 +348,7 @@ static void ps_check_cb(const fo_verify_result *r, void *userdata) {
   snprintf(k->name, sizeof k->name, "%s", r->name);
   k->seen[0] = '\0';
   for (size_t i = 0; i < r->server_count; i++) {
-    const fo_server_answer *a = &r->servers[i];
+    const fo_server_answer *a = fo_verify_result_server(r, i);
     if (a->status != FO_VERIFY_MATCH || i == 0)
       snprintf(k->seen, sizeof k->seen, "%s says %s, %s", a->server,
                fo_verify_status_name(a->status),
@@ -415,11 +415,11 @@ static fo_verify_status ps_verify_name(ps_ctx *c, const char *name,
 
 typedef struct ps_switch {
   int calls;
-  fo_switch_report r;
+  fo_switchover_report r;
   ps_ctx *c;
 } ps_switch;
 
-static void ps_switch_cb(const fo_switch_report *r, void *userdata) {
+static void ps_switch_cb(const fo_switchover_report *r, void *userdata) {
   ps_switch *s = userdata;
   cr_assert(!s->c->in_start, "switch report from inside the call");
   s->calls++;
@@ -433,7 +433,7 @@ static int pred_switched(ps_ctx *c, void *arg) {
 }
 
 static void ps_report_ok(const ps_switch *s, size_t groups, const char *what) {
-  const fo_switch_report *r = &s->r;
+  const fo_switchover_report *r = &s->r;
   cr_log_info("%s: groups %zu failed %zu ttl %u published %.1f ms, first "
               "match %.1f ms, all matched %.1f ms, resolvers follow %.1f ms",
               what, r->groups, r->failed, r->ttl, r->published_ms,
@@ -489,7 +489,7 @@ static void ps_plan_cb(const fo_plan *plan, void *userdata) {
   p->e = calloc(plan->count ? plan->count : 1, sizeof *p->e);
   cr_assert_not_null(p->e);
   for (size_t i = 0; i < plan->count; i++) {
-    const fo_plan_entry *e = &plan->entries[i];
+    const fo_plan_entry *e = fo_plan_entry_at(plan, i);
     cr_assert_not_null(e->name);
     cr_assert_not_null(e->current);
     cr_assert_not_null(e->desired);
@@ -505,10 +505,11 @@ static void ps_plan_cb(const fo_plan *plan, void *userdata) {
   p->states = calloc(plan->count ? plan->count : 1, sizeof *p->states);
   cr_assert_not_null(p->states);
   for (size_t i = 0; i < plan->count; i++) {
-    fo_publish_status st;
-    if (plan->entries[i].group == NULL)
+    fo_publish_status st = FO_PUBLISH_STATUS_INIT;
+    const fo_plan_entry *e = fo_plan_entry_at(plan, i);
+    if (e->group == NULL)
       continue;
-    FT_OK(fo_publisher_group_status(p->c->pub, plan->entries[i].group, &st));
+    FT_OK(fo_publisher_group_status(p->c->pub, e->group, &st));
     p->states[i] = st.state;
   }
 }
@@ -583,7 +584,7 @@ void ft_ps_create_change_delete(ft_dns_kind kind) {
 
   /* Create: published through the change feed. */
   fo_group *g = ft_group(c.reg, shop, dr);
-  fo_publish_status s;
+  fo_publish_status s = FO_PUBLISH_STATUS_INIT;
   FT_OK(fo_publisher_group_status(c.pub, g, &s));
   cr_assert(s.state == FO_PUBLISH_PENDING || s.state == FO_PUBLISH_IN_FLIGHT,
             "a new group is %d before the loop ran", (int)s.state);
@@ -594,7 +595,7 @@ void ft_ps_create_change_delete(ft_dns_kind kind) {
   cr_assert_eq(ft_generation(g), 1);
   cr_assert_geq(c.published_calls, 1);
   ps_verify(&c, g, 5000);
-  fo_expectation web1 = {FO_EXPECT_CNAME, "web1.shop." Z, NULL, 0};
+  fo_expectation web1 = {FO_EXPECTATION_VERSION, FO_EXPECT_CNAME, "web1.shop." Z, NULL, 0};
   char addr[FO_NAME_BUFSIZE];
   ps_addr(g, addr);
   cr_assert_eq(ps_verify_name(&c, addr, &web1), FO_VERIFY_MATCH);
@@ -604,15 +605,15 @@ void ft_ps_create_change_delete(ft_dns_kind kind) {
   cr_assert_eq(ft_generation(g), 2);
   ps_wait_published(&c, 10000);
   ps_assert_published(&c, g);
-  fo_expectation lb1 = {FO_EXPECT_CNAME, "lb1.shop." Z, NULL, 0};
+  fo_expectation lb1 = {FO_EXPECTATION_VERSION, FO_EXPECT_CNAME, "lb1.shop." Z, NULL, 0};
   cr_assert_eq(ps_verify_name(&c, addr, &lb1), FO_VERIFY_MATCH);
 
   /* Switch to the backup: published, verified, settled. */
   ps_switch sw = {0};
   sw.c = &c;
   c.in_start = 1;
-  int rc = fo_switch_group(c.pub, c.ver, g, FO_SLOT_BACKUP, 0, 20000,
-                           ps_switch_cb, &sw);
+  int rc = fo_switchover_group(NULL, c.pub, c.ver, g, FO_SLOT_BACKUP,
+                               FT_SWOPTS(0, 20000), ps_switch_cb, &sw);
   c.in_start = 0;
   FT_OK(rc);
   cr_assert_eq(ft_state(g), FO_GROUP_SWITCHING);
@@ -622,7 +623,7 @@ void ft_ps_create_change_delete(ft_dns_kind kind) {
   cr_assert_eq(ft_state(g), FO_GROUP_SERVING);
   cr_assert_eq(ft_active(g), FO_SLOT_BACKUP);
   ps_assert_published(&c, g);
-  fo_expectation dr1 = {FO_EXPECT_CNAME, "web1.shop-dr." Z, NULL, 0};
+  fo_expectation dr1 = {FO_EXPECTATION_VERSION, FO_EXPECT_CNAME, "web1.shop-dr." Z, NULL, 0};
   cr_assert_eq(ps_verify_name(&c, addr, &dr1), FO_VERIFY_MATCH);
 
   /* TTL change is published too. */
@@ -641,7 +642,7 @@ void ft_ps_create_change_delete(ft_dns_kind kind) {
   ps_wait_published(&c, 10000);
   ps_assert_published(&c, g);
   ps_verify(&c, g, 5000);
-  fo_expectation none = {FO_EXPECT_NONE, NULL, NULL, 0};
+  fo_expectation none = {FO_EXPECTATION_VERSION, FO_EXPECT_NONE, NULL, NULL, 0};
   cr_assert_eq(ps_verify_name(&c, addr, &none), FO_VERIFY_MATCH);
   cr_assert_eq(c.error_calls, 0);
   ps_close(&c);
@@ -698,7 +699,7 @@ void ft_ps_batch_1000(ft_dns_kind kind) {
   ps_publisher(&c);
   ps_verifier(&c, 0);
   cr_assert_eq(ps_pending(&c), 0, "groups before the publisher are unknown");
-  fo_publish_status s;
+  fo_publish_status s = FO_PUBLISH_STATUS_INIT;
   FT_OK(fo_publisher_group_status(c.pub, g[0], &s));
   cr_assert_eq(s.state, FO_PUBLISH_PENDING);
   c.in_start = 1;
@@ -751,7 +752,7 @@ static void ps_bad_key(ft_dns_kind kind, const char *key_name,
   cr_assert_eq(c.published_calls, 0);
   cr_assert_eq(ps_pending(&c), (size_t)N, "nothing lost");
   for (int i = 0; i < N; i++) {
-    fo_publish_status s;
+    fo_publish_status s = FO_PUBLISH_STATUS_INIT;
     FT_OK(fo_publisher_group_status(c.pub, g[i], &s));
     cr_assert_eq(s.state, FO_PUBLISH_FAILED);
     cr_assert_eq(s.error, want);
@@ -763,7 +764,7 @@ static void ps_bad_key(ft_dns_kind kind, const char *key_name,
   ps_run_for(&c, 100);
   cr_assert_eq(fo_publisher_error(c.pub), want);
   /* Not in DNS. */
-  fo_expectation none = {FO_EXPECT_NONE, NULL, NULL, 0};
+  fo_expectation none = {FO_EXPECTATION_VERSION, FO_EXPECT_NONE, NULL, NULL, 0};
   char addr[FO_NAME_BUFSIZE];
   cr_assert_eq(ps_verify_name(&c, ps_addr(g[0], addr), &none),
                FO_VERIFY_MATCH);
@@ -840,7 +841,7 @@ void ft_ps_server_restart(ft_dns_kind kind) {
   cr_assert_eq(c.error_calls, 0);
   size_t down = ps_pending(&c);
   cr_assert_eq(down, (size_t)(N1 + N2), "pending while down: %zu", down);
-  fo_publish_status s;
+  fo_publish_status s = FO_PUBLISH_STATUS_INIT;
   FT_OK(fo_publisher_group_status(c.pub, g[N1], &s));
   cr_assert(s.state == FO_PUBLISH_PENDING || s.state == FO_PUBLISH_IN_FLIGHT,
             "state %d", (int)s.state);
@@ -872,8 +873,8 @@ void ft_ps_secondary_switch(ft_dns_kind kind) {
   ps_switch sw = {0};
   sw.c = &c;
   c.in_start = 1;
-  FT_OK(fo_switch_group(c.pub, c.ver, g, FO_SLOT_BACKUP, 0, 60000,
-                        ps_switch_cb, &sw));
+  FT_OK(fo_switchover_group(NULL, c.pub, c.ver, g, FO_SLOT_BACKUP,
+                            FT_SWOPTS(0, 60000), ps_switch_cb, &sw));
   c.in_start = 0;
   ps_run_until(&c, pred_switched, &sw, 70000, "the switch report");
   ps_report_ok(&sw, 1, kind == FT_DNS_KNOT ? "knot primary+secondary"
@@ -926,7 +927,7 @@ void ft_ps_reconcile(ft_dns_kind kind) {
            "update add %s. 60 TXT \"stray\"\n",
            a, a, unrelated, d);
   ps_update(&c.P, lines);
-  fo_expectation web2 = {FO_EXPECT_CNAME, "web2.shop." Z, NULL, 0};
+  fo_expectation web2 = {FO_EXPECTATION_VERSION, FO_EXPECT_CNAME, "web2.shop." Z, NULL, 0};
   cr_assert_eq(ps_verify_name(&c, a, &web2), FO_VERIFY_MATCH);
 
   /* Dry run: exactly three entries. */
@@ -986,7 +987,7 @@ void ft_ps_reconcile(ft_dns_kind kind) {
   for (int i = 0; i < 3; i++)
     ps_assert_published(&c, all[i]);
   const char *ip[] = {"192.0.2.99"};
-  fo_expectation un = {FO_EXPECT_ADDRESSES, NULL, ip, 1};
+  fo_expectation un = {FO_EXPECTATION_VERSION, FO_EXPECT_ADDRESSES, NULL, ip, 1};
   cr_assert_eq(ps_verify_name(&c, unrelated, &un), FO_VERIFY_MATCH,
                "the unrelated name was touched");
   /* In step now: an empty plan. */
@@ -1019,7 +1020,8 @@ void ft_ps_switch_stack_50(ft_dns_kind kind) {
   ps_switch sw = {0};
   sw.c = &c;
   c.in_start = 1;
-  FT_OK(fo_switch_stack(c.pub, c.ver, dc1, 60000, ps_switch_cb, &sw));
+  FT_OK(fo_switchover_stack(NULL, c.pub, c.ver, dc1,
+                            FT_SWOPTS(0, 60000), ps_switch_cb, &sw));
   c.in_start = 0;
   for (int i = 0; i < N; i++)
     cr_assert_eq(ft_state(g[i]), FO_GROUP_SWITCHING);
@@ -1038,7 +1040,8 @@ void ft_ps_switch_stack_50(ft_dns_kind kind) {
   ps_switch none = {0};
   none.c = &c;
   c.in_start = 1;
-  FT_OK(fo_switch_stack(c.pub, c.ver, dc1, 1000, ps_switch_cb, &none));
+  FT_OK(fo_switchover_stack(NULL, c.pub, c.ver, dc1,
+                            FT_SWOPTS(0, 1000), ps_switch_cb, &none));
   c.in_start = 0;
   ps_run_until(&c, pred_switched, &none, 5000, "the empty report");
   cr_assert_eq(none.r.groups, 0);
@@ -1065,15 +1068,15 @@ void ft_ps_second_switch_refused(ft_dns_kind kind) {
 
   ps_switch sw = {0}, sw2 = {0};
   sw.c = sw2.c = &c;
-  FT_OK(fo_switch_group(c.pub, c.ver, g, FO_SLOT_BACKUP, 0, 20000,
-                        ps_switch_cb, &sw));
+  FT_OK(fo_switchover_group(NULL, c.pub, c.ver, g, FO_SLOT_BACKUP,
+                            FT_SWOPTS(0, 20000), ps_switch_cb, &sw));
   uint64_t gen = ft_generation(g);
   /* While SWITCHING: refused, nothing changed, no callback. */
-  FT_RC(fo_switch_group(c.pub, c.ver, g, FO_SLOT_PRIMARY, 0, 20000,
-                        ps_switch_cb, &sw2),
+  FT_RC(fo_switchover_group(NULL, c.pub, c.ver, g, FO_SLOT_PRIMARY,
+                            FT_SWOPTS(0, 20000), ps_switch_cb, &sw2),
         FO_ESWITCHING);
-  FT_RC(fo_switch_group(c.pub, c.ver, g, FO_SLOT_BACKUP, 0, 20000,
-                        ps_switch_cb, &sw2),
+  FT_RC(fo_switchover_group(NULL, c.pub, c.ver, g, FO_SLOT_BACKUP,
+                            FT_SWOPTS(0, 20000), ps_switch_cb, &sw2),
         FO_EALREADY);
   cr_assert_eq(ft_generation(g), gen);
   cr_assert_eq(ft_active(g), FO_SLOT_BACKUP);
@@ -1083,11 +1086,11 @@ void ft_ps_second_switch_refused(ft_dns_kind kind) {
   cr_assert_eq(sw2.calls, 0, "a refused switch called back");
   cr_assert_eq(ft_state(g), FO_GROUP_SERVING);
   /* Settled: switching back is allowed. */
-  FT_OK(fo_switch_group(c.pub, c.ver, g, FO_SLOT_PRIMARY, 0, 20000,
-                        ps_switch_cb, &sw2));
+  FT_OK(fo_switchover_group(NULL, c.pub, c.ver, g, FO_SLOT_PRIMARY,
+                            FT_SWOPTS(0, 20000), ps_switch_cb, &sw2));
   ps_run_until(&c, pred_switched, &sw2, 30000, "the switch back");
   ps_report_ok(&sw2, 1, "switch back");
-  fo_expectation web1 = {FO_EXPECT_CNAME, "web1.shop." Z, NULL, 0};
+  fo_expectation web1 = {FO_EXPECTATION_VERSION, FO_EXPECT_CNAME, "web1.shop." Z, NULL, 0};
   char addr[FO_NAME_BUFSIZE];
   cr_assert_eq(ps_verify_name(&c, ps_addr(g, addr), &web1), FO_VERIFY_MATCH);
   /* An empty slot, a stack without web head: refused. */
@@ -1097,12 +1100,12 @@ void ft_ps_second_switch_refused(ft_dns_kind kind) {
   fo_group *h = ft_group(c.reg, shop, NULL);
   ps_switch sw3 = {0};
   sw3.c = &c;
-  FT_RC(fo_switch_group(c.pub, c.ver, h, FO_SLOT_BACKUP, 0, 1000,
-                        ps_switch_cb, &sw3),
+  FT_RC(fo_switchover_group(NULL, c.pub, c.ver, h, FO_SLOT_BACKUP,
+                            FT_SWOPTS(0, 1000), ps_switch_cb, &sw3),
         FO_ESLOTEMPTY);
   FT_OK(fo_group_attach(h, FO_SLOT_BACKUP, empty));
-  FT_RC(fo_switch_group(c.pub, c.ver, h, FO_SLOT_BACKUP, 0, 1000,
-                        ps_switch_cb, &sw3),
+  FT_RC(fo_switchover_group(NULL, c.pub, c.ver, h, FO_SLOT_BACKUP,
+                            FT_SWOPTS(0, 1000), ps_switch_cb, &sw3),
         FO_ENOWEBHEAD);
   ps_run_for(&c, 50);
   cr_assert_eq(sw3.calls, 0);
@@ -1116,12 +1119,12 @@ void ft_ps_forced_second_switch(ft_dns_kind kind) {
 
   ps_switch sw = {0}, sw2 = {0};
   sw.c = sw2.c = &c;
-  FT_OK(fo_switch_group(c.pub, c.ver, g, FO_SLOT_BACKUP, 0, 10000,
-                        ps_switch_cb, &sw));
+  FT_OK(fo_switchover_group(NULL, c.pub, c.ver, g, FO_SLOT_BACKUP,
+                            FT_SWOPTS(0, 10000), ps_switch_cb, &sw));
   /* Forced while the first is in flight: allowed. Each switch reports
    * exactly once; the group ends on the primary, confirmed in DNS. */
-  FT_OK(fo_switch_group(c.pub, c.ver, g, FO_SLOT_PRIMARY, FO_FORCE, 10000,
-                        ps_switch_cb, &sw2));
+  FT_OK(fo_switchover_group(NULL, c.pub, c.ver, g, FO_SLOT_PRIMARY,
+                            FT_SWOPTS(FO_FORCE, 10000), ps_switch_cb, &sw2));
   ps_run_until(&c, pred_switched, &sw2, 20000, "the forced switch report");
   ps_report_ok(&sw2, 1, "forced switch");
   ps_run_until(&c, pred_switched, &sw, 20000,
@@ -1130,7 +1133,7 @@ void ft_ps_forced_second_switch(ft_dns_kind kind) {
               fo_err_name(sw.r.error), sw.r.failed);
   cr_assert_eq(ft_state(g), FO_GROUP_SERVING);
   cr_assert_eq(ft_active(g), FO_SLOT_PRIMARY);
-  fo_expectation web1 = {FO_EXPECT_CNAME, "web1.shop." Z, NULL, 0};
+  fo_expectation web1 = {FO_EXPECTATION_VERSION, FO_EXPECT_CNAME, "web1.shop." Z, NULL, 0};
   char addr[FO_NAME_BUFSIZE];
   cr_assert_eq(ps_verify_name(&c, ps_addr(g, addr), &web1), FO_VERIFY_MATCH);
   ps_close(&c);
@@ -1151,7 +1154,8 @@ void ft_ps_close_with_work(ft_dns_kind kind) {
   ps_plan p;
   memset(&p, 0, sizeof p);
   p.c = &c;
-  FT_OK(fo_switch_stack(c.pub, c.ver, dc1, 10000, ps_switch_cb, &sw));
+  FT_OK(fo_switchover_stack(NULL, c.pub, c.ver, dc1,
+                            FT_SWOPTS(0, 10000), ps_switch_cb, &sw));
   FT_OK(fo_publisher_reconcile(c.pub, 1, ps_plan_cb, &p));
   FT_RC(fo_publisher_reconcile(c.pub, 0, ps_plan_cb, &p), FO_EBUSY);
   uv_run(&c.loop, UV_RUN_NOWAIT);

@@ -290,8 +290,7 @@ uint64_t ft_generation(const fo_group *g) {
 }
 
 char *ft_records_text(const fo_group *g) {
-  fo_rrset set;
-  memset(&set, 0, sizeof set);
+  fo_rrset set = FO_RRSET_INIT;
   int rc = fo_group_records(g, &set);
   cr_assert_eq(rc, 0, "fo_group_records: %s", fo_err_name(rc));
   size_t len = 0;
@@ -355,8 +354,7 @@ void ft_snapshot_stack_into(ft_buf *b, const fo_stack *s) {
     if (rc != 0)
       continue;
     for (size_t i = 0; i < n; i++) {
-      fo_server_info info;
-      memset(&info, 0, sizeof info);
+      fo_server_info info = FO_SERVER_INFO_INIT;
       rc = fo_stack_server_at(s, kinds[k], i, &info);
       ft_buf_printf(b, "   [%zu] rc=%d ", i, rc);
       if (rc == 0)
@@ -364,13 +362,13 @@ void ft_snapshot_stack_into(ft_buf *b, const fo_stack *s) {
       ft_buf_printf(b, "\n");
     }
   }
-  fo_web_head wh;
-  memset(&wh, 0, sizeof wh);
-  rc = fo_stack_web_head(s, &wh);
+  fo_server_info head = FO_SERVER_INFO_INIT;
+  fo_web_head_rule rule = 0;
+  rc = fo_stack_web_head(s, &head, &rule);
   ft_buf_printf(b, "  web head rc=%d", rc);
   if (rc == 0) {
-    ft_buf_printf(b, " rule=%d ", (int)wh.rule);
-    server_into(b, &wh.server);
+    ft_buf_printf(b, " rule=%d ", (int)rule);
+    server_into(b, &head);
   }
   ft_buf_printf(b, "\n");
 }
@@ -409,14 +407,12 @@ void ft_snapshot_group_into(ft_buf *b, const fo_group *g) {
     rc = fo_group_active_slot(g, &active);
     ft_buf_printf(b, "  active rc=%d %d\n", rc, (int)active);
   }
-  fo_target t;
-  memset(&t, 0, sizeof t);
+  fo_target t = FO_TARGET_INIT;
   rc = fo_group_target(g, &t);
   ft_buf_printf(b, "  target rc=%d none=%d mode=%d ttl=%u host=%s v4=%s v6=%s\n", rc,
                 (int)t.none, (int)t.mode, (unsigned)t.ttl, str_or(t.host_name),
                 str_or(t.ipv4), str_or(t.ipv6));
-  fo_rrset set;
-  memset(&set, 0, sizeof set);
+  fo_rrset set = FO_RRSET_INIT;
   rc = fo_group_records(g, &set);
   ft_buf_printf(b, "  records rc=%d count=%zu none=%d\n", rc, set.count, (int)set.none);
   if (rc == 0) {
@@ -479,7 +475,7 @@ char *ft_snapshot_stable(const fo_registry *reg) {
         size_t n = 0;
         fo_stack_server_count(s, (fo_server_kind)k, &n);
         for (size_t i = 0; i < n; i++) {
-          fo_server_info info;
+          fo_server_info info = FO_SERVER_INFO_INIT;
           uint32_t sid = 0;
           if (fo_stack_server_at(s, (fo_server_kind)k, i, &info) == 0 &&
               fo_stack_server_id(s, info.name, &sid) == 0)
@@ -525,7 +521,7 @@ char *ft_invariant_violation(const fo_registry *reg) {
       if (slot[k] && fo_stack_name(slot[k], &name) != 0)
         ft_buf_printf(&b, "%s: slot %d holds a removed stack\n", addr, k);
     }
-    fo_rrset want, have;
+    fo_rrset want = FO_RRSET_INIT, have = FO_RRSET_INIT;
     ft_expected_rrset(g, &want);
     if (fo_group_records(g, &have) != 0 || !ft_rrset_equal(&want, &have))
       ft_buf_printf(&b, "%s: records differ from the web head\n", addr);
@@ -586,6 +582,7 @@ static void set_record(fo_record *r, fo_rr_type type, uint32_t ttl, const char *
 
 void ft_expected_rrset(const fo_group *g, fo_rrset *out) {
   memset(out, 0, sizeof *out);
+  out->version = FO_RRSET_VERSION;
   fo_state st = ft_state(g);
   if (st == FO_GROUP_DELETED) {
     out->none = FO_NONE_DELETED;
@@ -601,8 +598,8 @@ void ft_expected_rrset(const fo_group *g, fo_rrset *out) {
   fo_stack *s = act == FO_SLOT_PRIMARY ? p : bk;
   cr_assert_not_null(s, "invariant: a slot holds a stack but the active slot (%d) is empty",
                      (int)act);
-  fo_web_head wh;
-  int rc = fo_stack_web_head(s, &wh);
+  fo_server_info head = FO_SERVER_INFO_INIT;
+  int rc = fo_stack_web_head(s, &head, NULL);
   if (rc == FO_ENOWEBHEAD) {
     out->none = FO_NONE_NO_WEB_HEAD;
     return;
@@ -616,14 +613,14 @@ void ft_expected_rrset(const fo_group *g, fo_rrset *out) {
   ft_address(g, addr);
   if (mode == FO_MODE_CNAME) {
     out->count = 1;
-    set_record(&out->records[0], FO_RR_CNAME, ttl, addr, wh.server.host_name);
+    set_record(&out->records[0], FO_RR_CNAME, ttl, addr, head.host_name);
     return;
   }
   cr_assert_eq((int)mode, (int)FO_MODE_ADDRESS, "unknown mode %d", (int)mode);
-  if (wh.server.ipv4)
-    set_record(&out->records[out->count++], FO_RR_A, ttl, addr, wh.server.ipv4);
-  if (wh.server.ipv6)
-    set_record(&out->records[out->count++], FO_RR_AAAA, ttl, addr, wh.server.ipv6);
+  if (head.ipv4)
+    set_record(&out->records[out->count++], FO_RR_A, ttl, addr, head.ipv4);
+  if (head.ipv6)
+    set_record(&out->records[out->count++], FO_RR_AAAA, ttl, addr, head.ipv6);
   if (out->count == 0)
     out->none = FO_NONE_NO_ADDRESS;
 }
@@ -694,8 +691,7 @@ static void record_event(ft_events *e, const fo_change *c, int tag) {
     copy_str(ev->new_ipv6, sizeof ev->new_ipv6, c->new_target->ipv6);
     ev->new_ttl = c->new_target->ttl;
     ev->new_mode = c->new_target->mode;
-    fo_target now;
-    memset(&now, 0, sizeof now);
+    fo_target now = FO_TARGET_INIT;
     if (fo_group_target(c->group, &now) == 0) {
       const fo_target *t = c->new_target;
       ev->target_matches = now.none == t->none && now.mode == t->mode &&

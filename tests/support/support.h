@@ -146,6 +146,11 @@ char *ft_snapshot_stable(const fo_registry *reg);
 char *ft_invariant_violation(const fo_registry *reg);
 void ft_snapshot_stack_into(ft_buf *b, const fo_stack *s);
 
+/* Switchover options (<failover/switch.h>) as an expression: `flags` and
+ * `until_ms`, the rest defaults. */
+#define FT_SWOPTS(flags, until)                                                \
+  (&(fo_switchover_options){FO_SWITCHOVER_OPTIONS_VERSION, (flags), (until), 0})
+
 /* Assert that the registry's snapshot equals `before`; frees nothing. */
 #define FT_UNCHANGED(before, reg, what)                                        \
   do {                                                                         \

@@ -264,11 +264,12 @@ static void vs_invariants(const fo_verify_result *r, const vs_loop *L) {
                 r->error == FO_ECANCELED,
             "result error %s", fo_err_name(r->error));
   cr_assert_eq(r->server_count, L->server_count);
-  cr_assert_not_null(r->servers);
+  cr_assert_not_null(fo_verify_result_server(r, 0));
+  cr_assert_null(fo_verify_result_server(r, r->server_count));
   cr_assert(r->elapsed_ms >= 0.0, "elapsed %f", r->elapsed_ms);
   const fo_server_answer *first_bad = NULL;
   for (size_t i = 0; i < r->server_count; i++) {
-    const fo_server_answer *a = &r->servers[i];
+    const fo_server_answer *a = fo_verify_result_server(r, i);
     cr_assert_not_null(a->server);
     cr_assert_str_eq(a->server, L->servers[i], "servers out of option order");
     if (a->status != FO_VERIFY_MATCH && !first_bad)
@@ -334,7 +335,7 @@ static void vs_cb(const fo_verify_result *r, void *userdata) {
   if (!out->light) {
     snprintf(out->name, sizeof out->name, "%s", r->name);
     for (size_t i = 0; i < r->server_count && i < VS_MAX_SERVERS; i++) {
-      const fo_server_answer *a = &r->servers[i];
+      const fo_server_answer *a = fo_verify_result_server(r, i);
       vs_answer *c = &out->servers[i];
       snprintf(c->server, sizeof c->server, "%s", a->server);
       c->status = a->status;
@@ -376,17 +377,17 @@ static fo_check *vs_start(vs_loop *L, const char *name,
 }
 
 static fo_expectation vs_cname(const char *target) {
-  fo_expectation e = {FO_EXPECT_CNAME, target, NULL, 0};
+  fo_expectation e = {FO_EXPECTATION_VERSION, FO_EXPECT_CNAME, target, NULL, 0};
   return e;
 }
 
 static fo_expectation vs_addrs(const char *const *a, size_t n) {
-  fo_expectation e = {FO_EXPECT_ADDRESSES, NULL, a, n};
+  fo_expectation e = {FO_EXPECTATION_VERSION, FO_EXPECT_ADDRESSES, NULL, a, n};
   return e;
 }
 
 static fo_expectation vs_none(void) {
-  fo_expectation e = {FO_EXPECT_NONE, NULL, NULL, 0};
+  fo_expectation e = {FO_EXPECTATION_VERSION, FO_EXPECT_NONE, NULL, NULL, 0};
   return e;
 }
 

@@ -1,0 +1,92 @@
+/*
+ * publish_engine.h - the publisher object, shared by its pieces only:
+ *
+ *   publish_queue.c      pending changes: records, coalescing, batches,
+ *                        what is in flight (no I/O; publish_queue.h)
+ *   publish_judge.c      the verdict on an UPDATE's answer (pure)
+ *   publish_probe.c      what the zone holds after an unknown outcome
+ *   publish_watch.c      watches: told once a group's generation is
+ *                        confirmed, or why it will not be
+ *   publish_reconcile.c  read the zone (AXFR), plan, queue the plan
+ *   publish.c            the engine: life cycle, the kick, messages,
+ *                        answers, retries and stops, status
+ */
+#ifndef FO_PUBLISH_ENGINE_H
+#define FO_PUBLISH_ENGINE_H
+
+#include "publish_internal.h"
+
+#include "axfr.h"
+#include "hostport.h"
+#include "publish_queue.h"
+#include "random.h"
+#include "reconcile.h"
+#include "transport.h"
+#include "tsig.h"
+
+struct fo_publisher {
+  fo_allocator alloc;
+  uv_loop_t *loop;
+  fo_registry *reg;
+  uint32_t sub_id;
+  char zone[FO_NAME_BUFSIZE];
+  fo__hostport server;
+  fo__tsig_key key;
+  uint32_t timeout_ms, batch, max_in_flight, retry_min_ms, retry_max_ms;
+  double tcp_ms_per_group; /* the server's recent commit time per group */
+  fo_published_fn on_published;
+  fo_publish_error_fn on_error;
+  void *userdata;
+
+  fo__dnsx *x; /* the transport to the primary */
+  uv_timer_t kick;
+  int kick_armed;
+
+  fo__pubq q;         /* pending changes */
+  uint32_t in_flight; /* messages (and probes) outstanding */
+
+  /* watches (publish_watch.c): decided, to be called from the loop */
+  fo_publish_watch *due, *due_tail;
+  uint64_t due_seq;   /* watches decided so far */
+  size_t watching;    /* on records' lists, not yet decided */
+
+  int error;         /* stopped on this */
+  int error_pending; /* on_error and watchers not yet told */
+  int watch_error_pending; /* watches added while stopped: tell them */
+  uint32_t epoch;    /* bumped by set_key and resume: older replies cannot
+                        stop the publisher again */
+  int lost_track;    /* a change could not be recorded (FO_ENOMEM) */
+  unsigned failures; /* retryable failures in a row */
+  unsigned refusals; /* stop verdicts in a row (STOP_CONFIRMATIONS) */
+  uint64_t resume_ns;/* backoff: no sending before this */
+
+  /* reconcile (publish_reconcile.c) */
+  fo__axfr *axfr;
+  fo__reconcile *rc;
+  int rc_apply;
+  fo_plan_fn rc_cb;
+  void *rc_userdata;
+
+  fo__random_pool pool;
+  uint8_t *buf;
+  int closing;
+  unsigned open;
+  fo_closed_fn closed;
+  void *closed_userdata;
+};
+
+/* publish.c: look at the queue, the notifications and the watches from
+ * the loop, as soon as possible. */
+void fo__pub_arm_kick(fo_publisher *pub);
+
+/* publish_watch.c, called by the engine: */
+/* Record i was confirmed: its watches that are satisfied become due. */
+void fo__pubwatch_confirmed(fo_publisher *pub, uint32_t i);
+/* Every watch still waiting becomes due with `error` (a stop). */
+void fo__pubwatch_fail_all(fo_publisher *pub, int error);
+/* Call the due watches (from the kick; callbacks may do anything). */
+void fo__pubwatch_fire(fo_publisher *pub);
+/* Closing: every watch not yet called is called now with FO_ECANCELED. */
+void fo__pubwatch_cancel_all(fo_publisher *pub);
+
+#endif
