@@ -636,6 +636,58 @@ Test(store, read_only_store) {
   close_reg(w, sw);
 }
 
+/* Application settings: kept in the file across opens, removed with NULL,
+ * names and sizes checked, refused on a read-only store, no revision. */
+Test(store, application_settings) {
+  const char *p = path_of("settings.db");
+  fo_store *st;
+  fo_registry *reg = open_reg(p, FO_STORE_CREATE, &st, NULL);
+  uint64_t rev0 = 0, rev1 = 0;
+  FT_OK(fo_store_revision(st, &rev0));
+  char buf[64];
+  size_t len = 99;
+  FT_RC(fo_store_setting_get(st, "primary", buf, sizeof buf, &len), FO_ENOENT);
+  FT_OK(fo_store_setting_put(st, "primary", "127.0.0.1:5300"));
+  FT_OK(fo_store_setting_put(st, "key-file", "/etc/knot/failover.key"));
+  FT_OK(fo_store_setting_put(st, "primary", "127.0.0.1:5301")); /* replaced */
+  FT_OK(fo_store_revision(st, &rev1));
+  cr_assert_eq(rev0, rev1, "a setting is not a registry commit");
+  close_reg(reg, st);
+
+  reg = open_reg(p, FO_STORE_READONLY, &st, NULL);
+  FT_OK(fo_store_setting_get(st, "primary", buf, sizeof buf, &len));
+  cr_assert_str_eq(buf, "127.0.0.1:5301");
+  cr_assert_eq(len, strlen("127.0.0.1:5301"));
+  FT_RC(fo_store_setting_put(st, "primary", "x"), FO_EREADONLY);
+  FT_RC(fo_store_setting_get(st, "primary", buf, 4, &len), FO_ENOSPC);
+  cr_assert_eq(len, strlen("127.0.0.1:5301"));
+  cr_assert_str_eq(buf, "");
+  close_reg(reg, st);
+
+  reg = open_reg(p, 0, &st, NULL);
+  FT_OK(fo_store_setting_put(st, "primary", NULL));
+  FT_RC(fo_store_setting_get(st, "primary", buf, sizeof buf, NULL), FO_ENOENT);
+  FT_OK(fo_store_setting_get(st, "key-file", buf, sizeof buf, NULL));
+  static const char *const bad[] = {"", "Upper", "has space", "a/b",
+      "0123456789012345678901234567890123456789012345678901234567890123"};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    FT_RC(fo_store_setting_put(st, bad[i], "x"), FO_EBADNAME);
+    FT_RC(fo_store_setting_get(st, bad[i], buf, sizeof buf, NULL), FO_EBADNAME);
+  }
+  char *big = malloc(FO_STORE_SETTING_VALUE_MAX + 2);
+  memset(big, 'v', FO_STORE_SETTING_VALUE_MAX + 1);
+  big[FO_STORE_SETTING_VALUE_MAX + 1] = '\0';
+  FT_RC(fo_store_setting_put(st, "big", big), FO_ERANGE);
+  big[FO_STORE_SETTING_VALUE_MAX] = '\0';
+  FT_OK(fo_store_setting_put(st, "big", big));
+  free(big);
+  FT_RC(fo_store_setting_put(NULL, "x", "y"), FO_EINVAL);
+  FT_RC(fo_store_setting_put(st, NULL, "y"), FO_EINVAL);
+  FT_RC(fo_store_setting_get(st, "x", NULL, 1, NULL), FO_EINVAL);
+  FT_RC(fo_store_setting_get(st, "x", buf, 0, NULL), FO_EINVAL);
+  close_reg(reg, st);
+}
+
 Test(store, lease) {
   const char *p = path_of("lease.db");
   fo_store *a, *b;

@@ -151,7 +151,12 @@ typedef struct fo_store_lease {
   int64_t expires_ms; /* CLOCK_REALTIME milliseconds */
 } fo_store_lease;
 
-#define FO_STORE_BACKEND_VERSION 1
+#define FO_STORE_BACKEND_VERSION 2
+
+/* Application settings (fo_store_setting_get/put): names are 1..63 of
+ * [a-z0-9._-], values text of at most this many bytes. */
+#define FO_STORE_SETTING_NAME_MAX 63
+#define FO_STORE_SETTING_VALUE_MAX 4096
 
 /*
  * A backend: a table of functions over the backend's own `self`. Every
@@ -191,6 +196,15 @@ typedef struct fo_store_backend {
   int (*lease_read)(void *self, fo_store_lease *out);
   /* Free `self`. */
   void (*close)(void *self);
+  /* ---- version 2 (a version-1 table ends above; its store answers
+   * FO_ENOTSUP for settings) ---- */
+  /* Copy the setting `name` into `buf` (NUL-terminated, `size` > 0) and
+   * its length into `*len`; FO_ENOENT when unset; FO_ENOSPC when `buf`
+   * is too small (`*len` still tells the length). */
+  int (*setting_get)(void *self, const char *name, char *buf, size_t size,
+                     size_t *len);
+  /* Set `name` to `value`, or remove it for NULL, durably; FO_EREADONLY. */
+  int (*setting_put)(void *self, const char *name, const char *value);
 } fo_store_backend;
 
 /*
@@ -209,6 +223,31 @@ FO_EXTERN int fo_store_revision(fo_store *store, uint64_t *out);
 /* Close a store (and its backend). Every registry opened on it must be
  * freed first. NULL is a no-op. */
 FO_EXTERN void fo_store_close(fo_store *store);
+
+/* ---- application settings ----------------------------------------------- */
+
+/*
+ * Small named text values an application keeps beside its registry in the
+ * store: failoverctl keeps there the zone's primary, the path of its TSIG
+ * key file (never the secret) and the servers to verify. They are not part
+ * of the registry: no revision, no log entry, no change feed; read them
+ * when they are needed. Names are 1..FO_STORE_SETTING_NAME_MAX characters
+ * of [a-z0-9._-]; values at most FO_STORE_SETTING_VALUE_MAX bytes.
+ *
+ * get: the value into `buf` (NUL-terminated) and its length into `*len`
+ * (may be NULL). Returns 0; FO_EINVAL (NULL, size 0); FO_EBADNAME;
+ * FO_ENOENT (unset); FO_ENOSPC (`buf` too small; `*len` tells the length
+ * needed, `buf` holds "" then); FO_ENOTSUP (a version-1 backend);
+ * FO_ESTOREIO.
+ */
+FO_EXTERN int fo_store_setting_get(fo_store *store, const char *name,
+                                   char *buf, size_t size, size_t *len);
+
+/* Set (or with NULL remove) a setting, durably. Returns 0, FO_EINVAL,
+ * FO_EBADNAME, FO_ERANGE (value too long), FO_EREADONLY, FO_ENOTSUP,
+ * FO_ESTOREIO. */
+FO_EXTERN int fo_store_setting_put(fo_store *store, const char *name,
+                                   const char *value);
 
 /* ---- the SQLite backend --------------------------------------------------- */
 

@@ -4,22 +4,38 @@
  */
 #include "store_internal.h"
 
+#include "layout.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-int fo_store_new(fo_store **out, const fo_store_backend *backend,
+/* Sizes of the backend table's versions 1.. (see layout.h): a table built
+ * against an older header is read no further than it reaches. */
+static const size_t backend_sizes[] = {
+  FO__SIZE_THROUGH(fo_store_backend, close),
+  FO__SIZE_THROUGH(fo_store_backend, setting_put),
+};
+static const fo__layout backend_layout = FO__LAYOUT(backend_sizes);
+
+int fo_store_new(fo_store **out, const fo_store_backend *caller,
                  void *self) {
+  fo_store_backend table;
+  const fo_store_backend *backend = &table;
   fo_store *s;
+  int rc;
   if (out != NULL)
     *out = NULL;
-  if (out == NULL || backend == NULL)
+  if (out == NULL || caller == NULL)
     return FO_EINVAL;
-  if (backend->version != FO_STORE_BACKEND_VERSION) {
-    if (backend->close)
-      backend->close(self);
-    return FO_EVERSION;
+  if ((rc = fo__layout_read(&backend_layout, &table, sizeof(table),
+                            caller)) != 0) {
+    if (caller->close) /* in every version */
+      caller->close(self);
+    return rc;
   }
-  if (!backend->load || !backend->begin || !backend->commit ||
+  if ((backend->version >= 2 &&
+       (!backend->setting_get || !backend->setting_put)) ||
+      !backend->load || !backend->begin || !backend->commit ||
       !backend->rollback || !backend->read_log || !backend->revision ||
       !backend->lease_acquire || !backend->lease_release ||
       !backend->lease_read || !backend->close) {
@@ -43,6 +59,52 @@ void fo_store_close(fo_store *store) {
     return;
   store->be.close(store->self);
   free(store);
+}
+
+/* 1..63 of [a-z0-9._-]. */
+static int check_setting_name(const char *name) {
+  size_t i;
+  for (i = 0; name[i] != '\0'; i++) {
+    char c = name[i];
+    if (i >= FO_STORE_SETTING_NAME_MAX ||
+        !((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+          c == '_' || c == '-'))
+      return FO_EBADNAME;
+  }
+  return i == 0 ? FO_EBADNAME : 0;
+}
+
+int fo_store_setting_get(fo_store *store, const char *name, char *buf,
+                         size_t size, size_t *len) {
+  size_t n = 0;
+  int rc;
+  if (store == NULL || name == NULL || buf == NULL || size == 0)
+    return FO_EINVAL;
+  if ((rc = check_setting_name(name)) != 0)
+    return rc;
+  if (store->be.setting_get == NULL)
+    return FO_ENOTSUP;
+  buf[0] = '\0';
+  rc = store->be.setting_get(store->self, name, buf, size, &n);
+  if (rc == FO_ENOSPC)
+    buf[0] = '\0';
+  if (len != NULL)
+    *len = n;
+  return rc;
+}
+
+int fo_store_setting_put(fo_store *store, const char *name,
+                         const char *value) {
+  int rc;
+  if (store == NULL || name == NULL)
+    return FO_EINVAL;
+  if ((rc = check_setting_name(name)) != 0)
+    return rc;
+  if (value != NULL && strlen(value) > FO_STORE_SETTING_VALUE_MAX)
+    return FO_ERANGE;
+  if (store->be.setting_put == NULL)
+    return FO_ENOTSUP;
+  return store->be.setting_put(store->self, name, value);
 }
 
 int fo_store_revision(fo_store *store, uint64_t *out) {

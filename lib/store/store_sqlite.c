@@ -3,6 +3,7 @@
  *
  * Schema 1 (see docs/architecture.md, "The store file"):
  *   meta(key, value)      zone, default_ttl, host_template, revision,
+ *                         application settings as "app.<name>",
  *                         next_stack_id, next_server_id
  *   stacks(id, name)      live stacks
  *   servers(id, stack_id, kind, name, host_name, ipv4, ipv6)
@@ -52,6 +53,7 @@ enum {
   ST_REVISION,
   ST_META_GET,
   ST_META_PUT,
+  ST_META_DEL,
   ST_STACK_PUT,
   ST_STACK_DEL,
   ST_SERVERS_DEL,
@@ -70,6 +72,7 @@ static const char *const stmt_sql[ST_COUNT] = {
     " (SELECT value FROM meta WHERE key = 'revision'))",
     "SELECT value FROM meta WHERE key = ?1",
     "INSERT OR REPLACE INTO meta(key, value) VALUES(?1, ?2)",
+    "DELETE FROM meta WHERE key = ?1",
     "INSERT OR REPLACE INTO stacks(id, name) VALUES(?1, ?2)",
     "DELETE FROM stacks WHERE id = ?1",
     "DELETE FROM servers WHERE stack_id = ?1",
@@ -801,6 +804,62 @@ static void sq_close(void *self) {
   free(s);
 }
 
+/* ---- application settings: meta rows "app.<name>" ------------------------ */
+
+#define SETTING_PREFIX "app."
+
+static void setting_key(char key[FO_STORE_SETTING_NAME_MAX + 8],
+                        const char *name) {
+  snprintf(key, FO_STORE_SETTING_NAME_MAX + 8, SETTING_PREFIX "%s", name);
+}
+
+static int sq_setting_get(void *self, const char *name, char *buf,
+                          size_t size, size_t *len) {
+  sq *s = self;
+  char key[FO_STORE_SETTING_NAME_MAX + 8];
+  sqlite3_stmt *st = s->st[ST_META_GET];
+  int rc;
+  setting_key(key, name);
+  sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+  rc = sqlite3_step(st);
+  if (rc == SQLITE_ROW) {
+    const char *v;
+    rc = col_text(st, 0, 0, &v);
+    if (rc == 0) {
+      size_t n = strlen(v);
+      *len = n;
+      if (n >= size)
+        rc = FO_ENOSPC;
+      else
+        memcpy(buf, v, n + 1);
+    }
+  } else {
+    rc = rc == SQLITE_DONE ? FO_ENOENT : map(rc);
+  }
+  sqlite3_reset(st);
+  return rc;
+}
+
+typedef struct setting_req {
+  const char *name;
+  const char *value;
+} setting_req;
+
+static int put_setting(sq *s, void *arg) {
+  setting_req *q = arg;
+  char key[FO_STORE_SETTING_NAME_MAX + 8];
+  setting_key(key, q->name);
+  if (q->value != NULL)
+    return meta_put_text(s, key, q->value);
+  sqlite3_bind_text(s->st[ST_META_DEL], 1, key, -1, SQLITE_STATIC);
+  return step_done(s->st[ST_META_DEL]);
+}
+
+static int sq_setting_put(void *self, const char *name, const char *value) {
+  setting_req q = {name, value};
+  return in_write(self, put_setting, &q);
+}
+
 static const fo_store_backend sqlite_backend = {
     FO_STORE_BACKEND_VERSION,
     sq_load,
@@ -813,6 +872,8 @@ static const fo_store_backend sqlite_backend = {
     sq_lease_release,
     sq_lease_read,
     sq_close,
+    sq_setting_get,
+    sq_setting_put,
 };
 
 /* Check the header before anything could write: ours, a known schema.
