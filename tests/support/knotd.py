@@ -100,8 +100,14 @@ class Knotd:
 
     def query(self, name, rtype="CNAME"):
         """The rdata of `name` (relative to the zone unless it ends in a
-        dot) asked over UDP, as kdig +short prints it; [] when none."""
-        fqdn = name if name.endswith(".") else "%s.%s." % (name, self.zone)
+        dot or in the zone) asked over UDP, as kdig +short prints it; []
+        when none."""
+        if name.endswith("."):
+            fqdn = name
+        elif name == self.zone or name.endswith("." + self.zone):
+            fqdn = name + "."
+        else:
+            fqdn = "%s.%s." % (name, self.zone)
         out = subprocess.run(
             [_which("kdig"), "+short", "+time=2", "+retry=1",
              "@127.0.0.1", "-p", str(self.port), fqdn, rtype],
