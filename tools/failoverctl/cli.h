@@ -20,8 +20,13 @@ enum {
   EXIT_REFUSED = 1,   /* a rule of the model refused it */
   EXIT_USAGE = 2,     /* bad command line or argument */
   EXIT_DNS = 3,       /* DNS did not confirm in time (or did not match) */
-  EXIT_STORE = 4      /* store, key file or other I/O error */
+  EXIT_STORE = 4,     /* store, key file or other I/O error */
+  EXIT_RETRY = 100    /* internal: another process committed first; main()
+                         reopens the store and runs the command again */
 };
+
+/* Runs of one command that meet FO_ESTALE before one gives up. */
+#define ATTEMPTS_MAX 8
 
 /* Store settings kept by `init` (fo_store_setting_*). */
 #define SET_PRIMARY "ctl.primary"
@@ -65,6 +70,7 @@ void js_int(const char *key, long long v);
 void js_num(const char *key, double v); /* negative writes null */
 void js_bool(const char *key, int v);
 void js_done(void); /* ends the document with a newline */
+int js_depth(void); /* 0 outside any object or array */
 
 /* An aligned table: set the header, add rows, print. */
 void tb_head(int ncol, const char *const *cols);
@@ -88,6 +94,8 @@ typedef struct session {
   fo_store *store;
   fo_registry *reg;
   char zone[FO_NAME_BUFSIZE];
+  int attempt;         /* 1.. (see EXIT_RETRY) */
+  int lookup_exit;     /* the exit code of the last failed find_*() */
 } session;
 
 /* Open the store and its registry (read-only with dry_run or `readonly`).
@@ -98,7 +106,8 @@ void session_close(session *s);
 /* A setting into buf ("" when unset). */
 void session_setting(session *s, const char *name, char *buf, size_t size);
 
-/* Lookups with an operator's error message; return NULL after printing. */
+/* Lookups with an operator's error message; return NULL after printing,
+ * with the exit code in s->lookup_exit. */
 fo_stack *find_stack(session *s, const char *name);
 fo_group *find_group(session *s, const char *address);
 

@@ -68,7 +68,7 @@ int cmd_switch(session *s, int argc, char **argv) {
   memset(&b, 0, sizeof(b));
   b.s = s;
   if ((b.stack = find_stack(s, name)) == NULL)
-    return EXIT_REFUSED;
+    return s->lookup_exit;
   if (s->dry_run) {
     /* Every group of the stack whose switch the rules allow. */
     size_t ok = 0, refused = 0;
@@ -219,7 +219,7 @@ int cmd_verify(session *s, int argc, char **argv) {
   if ((code = session_open(s, 1)) != 0)
     return code;
   if ((g = find_group(s, a.pos[0])) == NULL)
-    return EXIT_REFUSED;
+    return s->lookup_exit;
   if ((code = engines_open(&e, s, ENGINES_VERIFY)) != 0)
     return code;
   memset(&w, 0, sizeof(w));

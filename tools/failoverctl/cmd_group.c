@@ -59,7 +59,7 @@ static int list_groups(session *s, const args *a) {
   if ((code = session_open(s, 1)) != 0)
     return code;
   if (stack != NULL && (st = find_stack(s, stack)) == NULL)
-    return EXIT_REFUSED;
+    return s->lookup_exit;
   if (s->json)
     js_begin_obj(NULL), js_begin_arr("groups");
   else
@@ -149,7 +149,7 @@ int cmd_group(session *s, int argc, char **argv) {
     bn = args_get(&a, "backup");
     if ((pn && (p = find_stack(s, pn)) == NULL) ||
         (bn && (b = find_stack(s, bn)) == NULL))
-      return EXIT_REFUSED;
+      return s->lookup_exit;
     rc = fo_group_create(&g, s->reg, p, b);
     if (rc != 0 || s->dry_run)
       return session_result(s, rc, "create a group", NULL);
@@ -178,19 +178,19 @@ int cmd_group(session *s, int argc, char **argv) {
     if ((code = session_open(s, 1)) != 0)
       return code;
     if ((g = find_group(s, a.pos[1])) == NULL)
-      return EXIT_REFUSED;
+      return s->lookup_exit;
     return show_group(s, g);
   }
   if ((code = session_open(s, 0)) != 0)
     return code;
   if ((g = find_group(s, a.pos[1])) == NULL)
-    return EXIT_REFUSED;
+    return s->lookup_exit;
   fo_group_address(g, addr, sizeof(addr));
   slot = slot_of(&a);
   if (strcmp(verb, "attach") == 0 && a.npos == 3 && slot >= 0) {
     fo_stack *st = find_stack(s, a.pos[2]);
     if (st == NULL)
-      return EXIT_REFUSED;
+      return s->lookup_exit;
     snprintf(what, sizeof(what), "attach stack %s to %s as %s", a.pos[2], addr,
              slot_name((fo_slot)slot));
     rc = fo_group_attach(g, (fo_slot)slot, st);
@@ -242,6 +242,13 @@ static int switch_group(session *s, fo_group *g, fo_slot to, unsigned flags,
   engines e;
   sw_wait w;
   int rc, code;
+  fo_op op = FO_OP_INIT(FO_OP_SWITCH);
+  op.group = g;
+  op.slot = to;
+  op.flags = flags;
+  /* The rules first: a refused switch must not even take the lease. */
+  if ((rc = fo_op_check(&op)) != 0)
+    return session_result(s, rc, what, g);
   if (s->dry_run)
     return session_result(s, fo_group_switch(g, to, flags), what, g);
   if ((code = engines_open(&e, s, ENGINES_PUBLISH)) != 0)

@@ -184,7 +184,7 @@ int cmd_stack(session *s, int argc, char **argv) {
     if ((code = session_open(s, 1)) != 0)
       return code;
     if ((st = find_stack(s, a.pos[1])) == NULL)
-      return EXIT_REFUSED;
+      return s->lookup_exit;
     begin(s);
     show_stack(s, st, 1);
     return finish(s, EXIT_DONE);
@@ -209,7 +209,7 @@ int cmd_stack(session *s, int argc, char **argv) {
     if ((code = session_open(s, 0)) != 0)
       return code;
     if ((st = find_stack(s, a.pos[1])) == NULL)
-      return EXIT_REFUSED;
+      return s->lookup_exit;
     if (rename) {
       snprintf(what, sizeof(what), "rename stack %s to %s", a.pos[1], a.pos[2]);
       rc = fo_stack_rename(st, a.pos[2]);
@@ -269,7 +269,7 @@ int cmd_server(session *s, int argc, char **argv) {
   if ((code = session_open(s, 0)) != 0)
     return code;
   if ((st = find_stack(s, a.pos[1])) == NULL)
-    return EXIT_REFUSED;
+    return s->lookup_exit;
   if (strcmp(verb, "add") == 0 && a.npos == 3) {
     fo_server_kind kind = args_has(&a, "lb") ? FO_SERVER_LOAD_BALANCER
                                              : FO_SERVER_WEB;

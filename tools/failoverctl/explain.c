@@ -135,14 +135,20 @@ int fail(session *s, int code, int rc, const char *fmt, ...) {
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   if (s != NULL && s->json) {
-    js_begin_obj(NULL);
+    /* Inside a command's document (publishing after a commit): a member
+     * of it; else a document of its own. */
+    int inner = js_depth() > 0;
+    if (!inner)
+      js_begin_obj(NULL);
     js_begin_obj("error");
     js_str("code", rc ? fo_err_name(rc) : NULL);
     js_int("exit", code);
     js_str("message", msg);
     js_end_obj();
-    js_end_obj();
-    js_done();
+    if (!inner) {
+      js_end_obj();
+      js_done();
+    }
   } else {
     fprintf(stderr, "failoverctl: %s%s%s\n", c_bad(), msg, c_end());
   }

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 extern int foctl_no_color;
 
@@ -105,9 +106,16 @@ int main(int argc, char **argv) {
         !(argc > 1 && (strcmp(argv[argc - 1], "--help") == 0 ||
                        strcmp(argv[argc - 1], "-h") == 0)))
       return fail(&s, EXIT_USAGE, 0, "no store: give --db PATH or set FAILOVER_DB");
-    rc = commands[i].fn(&s, argc - 1, argv + 1);
-    session_close(&s);
-    return rc;
+    /* Another process may commit between our open and our write: the
+     * store refuses it (FO_ESTALE) and the command runs again on a fresh
+     * open, so that nothing is lost and nothing is done twice. */
+    for (s.attempt = 1;; s.attempt++) {
+      rc = commands[i].fn(&s, argc - 1, argv + 1);
+      session_close(&s);
+      if (rc != EXIT_RETRY)
+        return rc;
+      usleep((useconds_t)(1000 * (s.attempt * 3 + (getpid() % 7))));
+    }
   }
   fprintf(stderr, "failoverctl: unknown command %s\n", argv[0]);
   usage(stderr);

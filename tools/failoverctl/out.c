@@ -93,6 +93,8 @@ void js_bool(const char *key, int v) {
   fputs(v ? "true" : "false", stdout);
 }
 
+int js_depth(void) { return depth; }
+
 void js_done(void) {
   fputc('\n', stdout);
   depth = 0;

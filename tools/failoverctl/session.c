@@ -52,7 +52,8 @@ fo_stack *find_stack(session *s, const char *name) {
   int rc = fo_registry_find_stack(s->reg, name, &st);
   if (rc == 0)
     return st;
-  fail(s, rc == FO_ENOENT ? EXIT_REFUSED : EXIT_USAGE, rc,
+  s->lookup_exit = rc == FO_ENOENT ? EXIT_REFUSED : EXIT_USAGE;
+  fail(s, s->lookup_exit, rc,
        rc == FO_ENOENT ? "no stack named %s" : "bad stack name %s: %s", name,
        fo_strerror(rc));
   return NULL;
@@ -63,7 +64,8 @@ fo_group *find_group(session *s, const char *address) {
   int rc = fo_registry_find_group(s->reg, address, &g);
   if (rc == 0)
     return g;
-  fail(s, rc == FO_ENOENT ? EXIT_REFUSED : EXIT_USAGE, rc,
+  s->lookup_exit = rc == FO_ENOENT || rc == FO_EDELETED ? EXIT_REFUSED : EXIT_USAGE;
+  fail(s, s->lookup_exit, rc,
        rc == FO_ENOENT ? "no group %s" : "bad group address %s: %s", address,
        fo_strerror(rc));
   return NULL;
@@ -87,6 +89,8 @@ int session_result(session *s, int rc, const char *what, fo_group *group) {
   }
   if (rc == 0)
     return EXIT_DONE;
+  if (rc == FO_ESTALE && s->attempt < ATTEMPTS_MAX)
+    return EXIT_RETRY; /* nothing printed, nothing changed: run again */
   explain(rc, group, why, sizeof(why));
   if (s->dry_run && s->json) {
     js_begin_obj(NULL);
