@@ -38,7 +38,7 @@ STR, INT, NUM, BOOL, LIST, OBJ, NULL = str, int, (int, float), bool, list, dict,
 
 GROUP = {
     "address": STR, "state": STR, "active": (STR, NULL), "primary": (STR, NULL),
-    "backup": (STR, NULL), "ttl": INT, "generation": INT, "records": LIST,
+    "backup": (STR, NULL), "ttl": INT, "records": LIST,
 }
 PUBLISH = {"publisher": (STR, NULL), "published_here": BOOL}
 STACK = {"name": STR, "id": INT, "groups": INT, "web_servers": INT,

@@ -168,7 +168,7 @@ typedef struct engines {
   int have_lease;
   int nservers;
   const char *servers[17];
-  char server_buf[17][64];
+  char server_buf[17][160];
 } engines;
 
 /* What engines_open() sets up besides the verifier. */

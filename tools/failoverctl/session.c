@@ -128,13 +128,11 @@ void js_group(const char *key, fo_group *g) {
   fo_slot active = FO_SLOT_PRIMARY;
   fo_rrset set = FO_RRSET_INIT;
   uint32_t ttl = 0;
-  uint64_t gen = 0;
   fo_group_address(g, addr, sizeof(addr));
   fo_group_state(g, &st);
   fo_group_stack(g, FO_SLOT_PRIMARY, &p);
   fo_group_stack(g, FO_SLOT_BACKUP, &b);
   fo_group_ttl(g, &ttl);
-  fo_group_generation(g, &gen);
   js_begin_obj(key);
   js_str("address", addr);
   js_str("state", state_name(st));
@@ -145,7 +143,6 @@ void js_group(const char *key, fo_group *g) {
   js_str("primary", stack_name_or(p, NULL));
   js_str("backup", stack_name_or(b, NULL));
   js_int("ttl", ttl);
-  js_int("generation", (long long)gen);
   js_begin_arr("records");
   if (fo_group_records(g, &set) == 0 &&
       fo_rrset_format(&set, text, sizeof(text), NULL) == 0) {
