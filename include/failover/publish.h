@@ -87,7 +87,12 @@ typedef void (*fo_published_fn)(fo_group *group, uint64_t generation,
 /* The publisher stopped on an error that retrying cannot fix. */
 typedef void (*fo_publish_error_fn)(int error, void *userdata);
 
-#define FO_PUBLISHER_OPTIONS_VERSION 1
+/* Version 2 added the secondaries (a version-1 struct still works: it
+ * publishes to the primary only). */
+#define FO_PUBLISHER_OPTIONS_VERSION 2
+
+/* Secondaries one publisher keeps in step, at most. */
+#define FO_PUBLISHER_SECONDARIES_MAX 16
 
 typedef struct fo_publisher_options {
   unsigned int version;    /* FO_PUBLISHER_OPTIONS_VERSION */
@@ -107,11 +112,27 @@ typedef struct fo_publisher_options {
   fo_publish_error_fn on_error;
   void *userdata;          /* for both callbacks */
   const fo_allocator *allocator;
+  /* ---- version 2 ----
+   * The zone's secondaries ("IP", "IP:port", "[v6]:port"; copied), 0 to
+   * FO_PUBLISHER_SECONDARIES_MAX. Once the primary confirms an UPDATE,
+   * the publisher reads the primary's SOA serial and sends each secondary
+   * a NOTIFY at once (RFC 1996), sent again when unanswered, then asks
+   * each secondary's SOA every 10 ms (another NOTIFY every 200 ms while
+   * it lags) until its serial reaches the primary's:
+   * fo_publisher_secondary() tells how far each one is. Secondaries must
+   * accept the NOTIFY: Knot an `acl` with `action: notify` (an address
+   * rule for unsigned NOTIFYs, a `key` rule for signed ones), BIND
+   * `allow-notify { ...; }` (or `allow-notify { key NAME; }`); without it
+   * they still follow, on their own schedule (Knot: about 1 s). */
+  const char *const *secondaries;
+  size_t secondary_count;
+  /* Sign the NOTIFYs with this key (copied); NULL sends them unsigned. */
+  const fo_tsig_key *notify_key;
 } fo_publisher_options;
 
 #define FO_PUBLISHER_OPTIONS_INIT                                              \
   { FO_PUBLISHER_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0,                 \
-    NULL, NULL, NULL, NULL }
+    NULL, NULL, NULL, NULL, NULL, 0, NULL }
 
 /* Zero `opts` as far as `version`'s struct reaches (nothing past it) and
  * set its version. Returns 0, FO_EINVAL (NULL), FO_EVERSION (unknown). */
@@ -166,6 +187,39 @@ FO_EXTERN int fo_publisher_group_status(const fo_publisher *pub,
 
 /* Groups whose current generation is not yet confirmed. */
 FO_EXTERN int fo_publisher_pending(const fo_publisher *pub, size_t *out);
+
+/* ---- secondaries -------------------------------------------------------- */
+
+/* Where one secondary stands. Filled as far as `version` reaches. */
+#define FO_SECONDARY_STATUS_VERSION 1
+
+typedef struct fo_secondary_status {
+  unsigned int version;   /* FO_SECONDARY_STATUS_VERSION */
+  const char *server;     /* as given in the options */
+  uint32_t serial;        /* its SOA serial when last asked (0: never seen) */
+  uint32_t target_serial; /* the primary's serial after the last confirmed
+                             UPDATE (0: nothing published yet) */
+  int in_step;            /* serial has reached target_serial */
+  /* Milliseconds from the primary's confirmation to this secondary
+   * answering with the new serial: of the last catch-up when in step;
+   * how long it has been behind so far when not; -1 before any. */
+  double lag_ms;
+  int error;              /* last NOTIFY or SOA failure, 0 if none */
+  uint32_t notifies;      /* NOTIFY messages sent (tries included) */
+} fo_secondary_status;
+
+#define FO_SECONDARY_STATUS_INIT                                               \
+  { FO_SECONDARY_STATUS_VERSION, NULL, 0, 0, 0, 0.0, 0, 0 }
+
+/* Secondaries given in the options. Returns 0, FO_EINVAL. */
+FO_EXTERN int fo_publisher_secondary_count(const fo_publisher *pub,
+                                           size_t *out);
+
+/* The `index`-th secondary (options order). `out->server` is valid while
+ * the publisher is. Returns 0, FO_EINVAL, FO_ERANGE (index),
+ * FO_EVERSION (nothing written). */
+FO_EXTERN int fo_publisher_secondary(const fo_publisher *pub, size_t index,
+                                     fo_secondary_status *out);
 
 /* 0 while running, else the error it stopped on. */
 FO_EXTERN int fo_publisher_error(const fo_publisher *pub);

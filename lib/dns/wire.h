@@ -134,4 +134,19 @@ typedef int (*fo__dns_rr_fn)(int section, const fo__dns_rr *rr,
 int fo__dns_each_rr(const uint8_t *buf, size_t len, fo__dns_rr_fn fn,
                     void *userdata);
 
+/*
+ * A NOTIFY for `zone` (RFC 1996: opcode NOTIFY, AA, the zone's SOA as the
+ * question). Returns the length, or the codes of fo__dns_build_query().
+ */
+int fo__dns_build_notify(uint16_t id, const char *zone, uint8_t *out,
+                         size_t size);
+
+/* The serial of `zone`'s SOA in the answer section of a reply. Returns 0,
+ * FO_ENOENT (no such SOA), FO_EMALFORMED, FO_EINVAL. */
+int fo__dns_soa_serial(const uint8_t *buf, size_t len, const char *zone,
+                       uint32_t *serial);
+
+/* a < b in RFC 1982 serial number arithmetic (32 bits). */
+int fo__serial_lt(uint32_t a, uint32_t b);
+
 #endif /* FO_WIRE_H */

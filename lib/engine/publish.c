@@ -46,7 +46,8 @@
 
 /* The sizes of each version of the structs callers hand in. */
 static const size_t options_sizes[] = {
-    FO__SIZE_THROUGH(fo_publisher_options, allocator), /* 1 */
+    FO__SIZE_THROUGH(fo_publisher_options, allocator),       /* 1 */
+    FO__SIZE_THROUGH(fo_publisher_options, notify_key),      /* 2 */
 };
 static const fo__layout options_layout = FO__LAYOUT(options_sizes);
 
@@ -54,6 +55,11 @@ static const size_t status_sizes[] = {
     FO__SIZE_THROUGH(fo_publish_status, error), /* 1 */
 };
 static const fo__layout status_layout = FO__LAYOUT(status_sizes);
+
+static const size_t secondary_sizes[] = {
+    FO__SIZE_THROUGH(fo_secondary_status, notifies), /* 1 */
+};
+static const fo__layout secondary_layout = FO__LAYOUT(secondary_sizes);
 
 /* One UPDATE message out. */
 typedef struct fo__pubmsg {
@@ -331,6 +337,7 @@ static void reply_cb(int status, int detail, const unsigned char *abuf,
     pub->refusals = 0;
     for (k = 0; k < m->batch.count; k++)
       fo__pubq_confirm(&pub->q, &m->batch, k);
+    fo__notify_confirmed(pub->notify);
   } else {
     /* Put the batch back in front, in its order: nothing is lost. */
     for (k = m->batch.count; k-- > 0;)
@@ -426,6 +433,10 @@ static int check_options(const fo_publisher_options *o) {
     return FO_EINVAL;
   if (o->allocator &&
       (!o->allocator->malloc || !o->allocator->realloc || !o->allocator->free))
+    return FO_EINVAL;
+  if (o->secondary_count > FO_PUBLISHER_SECONDARIES_MAX)
+    return FO_ERANGE;
+  if (o->secondary_count > 0 && o->secondaries == NULL)
     return FO_EINVAL;
   if (o->batch_groups > MAX_BATCH || o->max_in_flight > MAX_IN_FLIGHT ||
       o->timeout_ms > 60000u ||
@@ -525,6 +536,11 @@ int fo_publisher_new(fo_publisher **out, uv_loop_t *loop, fo_registry *reg,
   cfg.tries = 1; /* retries are ours: with backoff, and re-signed */
   rc = fo__dnsx_new(&pub->x, loop, &pub->alloc, &cfg);
   if (rc == 0)
+    rc = fo__notify_new(&pub->notify, loop, &pub->alloc, pub->zone,
+                        o->notify_key ? fo__tsig_key_of(o->notify_key) : NULL,
+                        &pub->server, pub->timeout_ms, o->secondaries,
+                        o->secondary_count);
+  if (rc == 0)
     rc = fo_registry_subscribe(reg, on_change, pub, &pub->sub_id);
   if (rc != 0) {
     pub->sub_id = 0;
@@ -558,6 +574,12 @@ void fo_publisher_close(fo_publisher *pub, fo_closed_fn closed,
     pub->open++;
     pub->x = NULL;
     fo__dnsx_close(x, channel_closed, pub);
+  }
+  if (pub->notify != NULL) {
+    fo__notify *n = pub->notify;
+    pub->open++;
+    pub->notify = NULL;
+    fo__notify_close(n, channel_closed, pub);
   }
 }
 
@@ -609,6 +631,26 @@ int fo_publisher_group_status(const fo_publisher *pub, const fo_group *g,
     st.state = FO_PUBLISH_PENDING;
   st.error = st.state == FO_PUBLISH_FAILED ? pub->error : 0;
   return fo__layout_fill(&status_layout, out, &st);
+}
+
+int fo_publisher_secondary_count(const fo_publisher *pub, size_t *out) {
+  if (pub == NULL || out == NULL)
+    return FO_EINVAL;
+  *out = fo__notify_count(pub->notify);
+  return 0;
+}
+
+int fo_publisher_secondary(const fo_publisher *pub, size_t index,
+                           fo_secondary_status *out) {
+  fo_secondary_status full;
+  if (pub == NULL || out == NULL)
+    return FO_EINVAL;
+  if (fo__layout_size(&secondary_layout, out) == 0)
+    return FO_EVERSION;
+  if (index >= fo__notify_count(pub->notify))
+    return FO_ERANGE;
+  fo__notify_status(pub->notify, index, &full);
+  return fo__layout_fill(&secondary_layout, out, &full);
 }
 
 int fo_publisher_pending(const fo_publisher *pub, size_t *out) {

@@ -8,6 +8,7 @@
  *   publish_watch.c      watches: told once a group's generation is
  *                        confirmed, or why it will not be
  *   publish_reconcile.c  read the zone (AXFR), plan, queue the plan
+ *   publish_notify.c     secondaries: NOTIFY, then their SOA serials
  *   publish.c            the engine: life cycle, the kick, messages,
  *                        answers, retries and stops, status
  */
@@ -18,6 +19,7 @@
 
 #include "axfr.h"
 #include "hostport.h"
+#include "publish_notify.h"
 #include "publish_queue.h"
 #include "random.h"
 #include "reconcile.h"
@@ -39,6 +41,7 @@ struct fo_publisher {
   void *userdata;
 
   fo__dnsx *x; /* the transport to the primary */
+  fo__notify *notify; /* the secondaries (publish_notify.c), or NULL */
   uv_timer_t kick;
   int kick_armed;
 

@@ -103,6 +103,20 @@ typedef struct session {
 int session_open(session *s, int readonly);
 void session_close(session *s);
 
+/* Around one mutation: take the store's write lock (a batch), catching up
+ * with other processes' commits first when the store moved on (refresh,
+ * then try again), so that the mutation cannot be stale; then commit.
+ * With --dry-run both do nothing. end returns `rc`, else the commit's
+ * code. */
+int session_write_begin(session *s);
+int session_write_end(session *s, int rc);
+#define WRITE(s, rc, call)                                                     \
+  do {                                                                         \
+    (rc) = session_write_begin(s);                                             \
+    if ((rc) == 0)                                                             \
+      (rc) = session_write_end((s), (call));                                   \
+  } while (0)
+
 /* A setting into buf ("" when unset). */
 void session_setting(session *s, const char *name, char *buf, size_t size);
 

@@ -150,7 +150,7 @@ int cmd_group(session *s, int argc, char **argv) {
     if ((pn && (p = find_stack(s, pn)) == NULL) ||
         (bn && (b = find_stack(s, bn)) == NULL))
       return s->lookup_exit;
-    rc = fo_group_create(&g, s->reg, p, b);
+    WRITE(s, rc, fo_group_create(&g, s->reg, p, b));
     if (rc != 0 || s->dry_run)
       return session_result(s, rc, "create a group", NULL);
     fo_group_address(g, addr, sizeof(addr));
@@ -193,11 +193,11 @@ int cmd_group(session *s, int argc, char **argv) {
       return s->lookup_exit;
     snprintf(what, sizeof(what), "attach stack %s to %s as %s", a.pos[2], addr,
              slot_name((fo_slot)slot));
-    rc = fo_group_attach(g, (fo_slot)slot, st);
+    WRITE(s, rc, fo_group_attach(g, (fo_slot)slot, st));
   } else if (strcmp(verb, "detach") == 0 && a.npos == 2 && slot >= 0) {
     snprintf(what, sizeof(what), "detach the %s stack of %s",
              slot_name((fo_slot)slot), addr);
-    rc = fo_group_detach(g, (fo_slot)slot, args_has(&a, "force") ? FO_FORCE : 0);
+    WRITE(s, rc, fo_group_detach(g, (fo_slot)slot, args_has(&a, "force") ? FO_FORCE : 0));
   } else if (strcmp(verb, "switch") == 0 && a.npos == 2) {
     const char *to = args_get(&a, "to");
     if (to == NULL || (strcmp(to, "primary") != 0 && strcmp(to, "backup") != 0))
@@ -207,10 +207,10 @@ int cmd_group(session *s, int argc, char **argv) {
                         args_has(&a, "force") ? FO_FORCE : 0, what);
   } else if (strcmp(verb, "settle") == 0 && a.npos == 2) {
     snprintf(what, sizeof(what), "settle %s", addr);
-    rc = fo_group_settle(g);
+    WRITE(s, rc, fo_group_settle(g));
   } else if (strcmp(verb, "delete") == 0 && a.npos == 2) {
     snprintf(what, sizeof(what), "delete %s", addr);
-    rc = fo_group_delete(g);
+    WRITE(s, rc, fo_group_delete(g));
   } else {
     return fail(s, EXIT_USAGE, 0, "usage: failoverctl %s", usage);
   }
@@ -257,7 +257,7 @@ static int switch_group(session *s, fo_group *g, fo_slot to, unsigned flags,
     /* Commit; the lease holder publishes (or, with --no-wait, this
      * process does and returns once the primary has it). */
     engines_close(&e);
-    rc = fo_group_switch(g, to, flags);
+    WRITE(s, rc, fo_group_switch(g, to, flags));
     if (rc != 0)
       return session_result(s, rc, what, g);
     return changed(s, g, what);
@@ -265,7 +265,8 @@ static int switch_group(session *s, fo_group *g, fo_slot to, unsigned flags,
   memset(&w, 0, sizeof(w));
   o.flags = flags;
   o.until_ms = s->timeout_ms;
-  rc = fo_switchover_group(NULL, e.pub, e.ver, g, to, &o, on_switched, &w);
+  WRITE(s, rc, fo_switchover_group(NULL, e.pub, e.ver, g, to, &o, on_switched,
+                                   &w));
   if (rc != 0) {
     engines_close(&e);
     return session_result(s, rc, what, g);

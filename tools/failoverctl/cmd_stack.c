@@ -193,7 +193,7 @@ int cmd_stack(session *s, int argc, char **argv) {
     if ((code = session_open(s, 0)) != 0)
       return code;
     snprintf(what, sizeof(what), "add stack %s", a.pos[1]);
-    rc = fo_stack_new(&st, s->reg, a.pos[1]);
+    WRITE(s, rc, fo_stack_new(&st, s->reg, a.pos[1]));
     if (rc != 0 || s->dry_run)
       return session_result(s, rc, what, NULL);
     begin(s);
@@ -212,10 +212,10 @@ int cmd_stack(session *s, int argc, char **argv) {
       return s->lookup_exit;
     if (rename) {
       snprintf(what, sizeof(what), "rename stack %s to %s", a.pos[1], a.pos[2]);
-      rc = fo_stack_rename(st, a.pos[2]);
+      WRITE(s, rc, fo_stack_rename(st, a.pos[2]));
     } else {
       snprintf(what, sizeof(what), "remove stack %s", a.pos[1]);
-      rc = fo_stack_remove(st);
+      WRITE(s, rc, fo_stack_remove(st));
     }
     if (rc != 0 || s->dry_run)
       return session_result(s, rc, what, NULL);
@@ -278,40 +278,31 @@ int cmd_server(session *s, int argc, char **argv) {
     snprintf(what, sizeof(what), "add %s %s to stack %s",
              kind == FO_SERVER_LOAD_BALANCER ? "load balancer" : "web server",
              a.pos[2], a.pos[1]);
-    if ((rc = fo_registry_batch_begin(s->reg)) != 0 && !s->dry_run)
+    if ((rc = session_write_begin(s)) != 0)
       return session_result(s, rc, what, NULL);
     rc = fo_stack_add_server(st, kind, a.pos[2], host);
     if (rc == 0 && (v4 || v6))
       rc = fo_stack_set_server_addresses(st, a.pos[2], v4, v6);
-    if (!s->dry_run) {
-      int crc = fo_registry_batch_commit(s->reg);
-      if (rc == 0)
-        rc = crc;
-    }
+    rc = session_write_end(s, rc);
   } else if (strcmp(verb, "remove") == 0 && a.npos == 3) {
     snprintf(what, sizeof(what), "remove server %s from stack %s", a.pos[2],
              a.pos[1]);
-    rc = fo_stack_remove_server(st, a.pos[2]);
+    WRITE(s, rc, fo_stack_remove_server(st, a.pos[2]));
   } else if (strcmp(verb, "rename") == 0 && a.npos == 4) {
     snprintf(what, sizeof(what), "rename server %s of stack %s to %s",
              a.pos[2], a.pos[1], a.pos[3]);
-    rc = fo_stack_rename_server(st, a.pos[2], a.pos[3]);
+    WRITE(s, rc, fo_stack_rename_server(st, a.pos[2], a.pos[3]));
   } else if (strcmp(verb, "set") == 0 && a.npos == 3) {
     snprintf(what, sizeof(what), "set server %s of stack %s", a.pos[2],
              a.pos[1]);
-    if ((rc = fo_registry_batch_begin(s->reg)) != 0 && !s->dry_run)
+    if ((rc = session_write_begin(s)) != 0)
       return session_result(s, rc, what, NULL);
-    rc = 0;
     if (host != NULL || args_has(&a, "templated"))
       rc = fo_stack_set_server_host_name(st, a.pos[2], host);
     if ((rc == 0 || (s->dry_run && rc == FO_EREADONLY)) &&
         (v4 || v6 || args_has(&a, "no-ip")))
       rc = fo_stack_set_server_addresses(st, a.pos[2], v4, v6);
-    if (!s->dry_run) {
-      int crc = fo_registry_batch_commit(s->reg);
-      if (rc == 0)
-        rc = crc;
-    }
+    rc = session_write_end(s, rc);
   } else {
     return fail(s, EXIT_USAGE, 0, "usage: failoverctl %s", server_usage);
   }

@@ -42,6 +42,29 @@ void session_close(session *s) {
   s->store = NULL;
 }
 
+/* Refreshes before giving up on a store that keeps moving. */
+#define CATCH_UP_MAX 64
+
+int session_write_begin(session *s) {
+  int i, rc = FO_ESTALE;
+  if (s->dry_run)
+    return 0;
+  for (i = 0; i < CATCH_UP_MAX && rc == FO_ESTALE; i++) {
+    rc = fo_registry_batch_begin(s->reg);
+    if (rc == FO_ESTALE && fo_registry_refresh(s->reg) != 0)
+      break;
+  }
+  return rc;
+}
+
+int session_write_end(session *s, int rc) {
+  int crc;
+  if (s->dry_run)
+    return rc;
+  crc = fo_registry_batch_commit(s->reg);
+  return rc != 0 ? rc : crc;
+}
+
 void session_setting(session *s, const char *name, char *buf, size_t size) {
   if (fo_store_setting_get(s->store, name, buf, size, NULL) != 0)
     buf[0] = '\0';
