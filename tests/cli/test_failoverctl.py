@@ -313,13 +313,42 @@ class BadInput(Base):
         self.assertIn("cannot open the store", r.stderr)
 
 
+def agent_package():
+    """The Python binding (an agent's view of the store), when this build
+    can load it (FO_LIBRARY set: not under the sanitizers)."""
+    if not os.environ.get("FO_LIBRARY"):
+        return None
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "bindings", "python"))
+    import failover
+    return failover
+
+
 class Concurrency(Base):
     def test_processes_on_one_store_lose_and_duplicate_nothing(self):
-        """Eight failoverctl processes create groups at once while another
-        attaches and detaches stacks: every acknowledged create is in the
-        store exactly once, and nothing else is."""
+        """Eight failoverctl processes create groups at once while others
+        add stacks and an agent (the Python binding, in this process) creates
+        groups on the same store: every acknowledged create is in the store
+        exactly once, and nothing else is."""
         self.shop()
         n = 48
+        fo = agent_package()
+        agent_made = []
+
+        def agent():
+            store = fo.Store.sqlite(self.db)
+            reg = fo.Registry.open(store)
+            try:
+                for _ in range(16):
+                    while True:
+                        try:
+                            agent_made.append(reg.group().address)
+                            break
+                        except fo.Error as e:
+                            if e.name not in ("FO_ESTALE", "FO_ELOCKED"):
+                                raise
+                            reg.refresh()
+            finally:
+                store.close()
 
         def create(i):
             r = self.ctl("--no-wait", "group", "create", code=None)
@@ -329,12 +358,16 @@ class Concurrency(Base):
             r = self.ctl("--no-wait", "stack", "add", "s%d" % i, code=None)
             return r.returncode, "", r.stderr
 
-        with ThreadPoolExecutor(max_workers=8) as pool:
+        with ThreadPoolExecutor(max_workers=9) as pool:
+            agent_done = pool.submit(agent) if fo else None
             made = list(pool.map(create, range(n)))
             churned = list(pool.map(churn, range(8)))
+            if agent_done:
+                agent_done.result()
         for code, addr, err in made + churned:
             self.assertEqual(code, 0, err)
-        addresses = [a for _, a, _ in made]
+        addresses = [a for _, a, _ in made] + agent_made
+        n += len(agent_made)
         self.assertEqual(len(set(addresses)), n, "an address was handed out twice")
         listed = [g["address"] for g in self.js("group", "list")["groups"]]
         self.assertEqual(sorted(listed), sorted(addresses),
