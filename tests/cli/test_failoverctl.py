@@ -364,6 +364,7 @@ class Concurrency(Base):
             churned = list(pool.map(churn, range(8)))
             if agent_done:
                 agent_done.result()
+                self.assertEqual(len(agent_made), 16, "the agent's creates")
         for code, addr, err in made + churned:
             self.assertEqual(code, 0, err)
         addresses = [a for _, a, _ in made] + agent_made

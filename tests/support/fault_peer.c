@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "fault_peer.h"
+#include "fault_zone.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -26,6 +27,7 @@
 typedef struct peer_conn {
   int fd;
   unsigned gen;
+  int stalled; /* zone mode: read and ignore everything from now on */
   unsigned char *in;
   size_t in_len, in_cap;
   unsigned char *held[MAX_HELD];
@@ -44,6 +46,8 @@ typedef struct delayed {
   int counts; /* a valid answer: counted as delivered once sent */
   unsigned char *data;
   size_t len;
+  int zone;           /* a zone reply: `len` bytes of `data` exactly */
+  ft_zone_conn after; /* zone reply: then this (TCP) */
 } delayed;
 
 struct ft_fault_peer {
@@ -58,12 +62,21 @@ struct ft_fault_peer {
   pthread_mutex_t plan_lock;
   ft_fault_step *plan;
   size_t plan_len, plan_pos;
+  ft_zone *zone; /* zone mode; set before the thread starts */
+  atomic_uint lag_ms; /* zone mode: TCP requests handled this late */
   /* peer thread only */
   peer_conn conns[MAX_CONNS];
   size_t nconn;
   unsigned next_gen;
   delayed *later;
   size_t nlater, later_cap;
+  struct lagged { /* TCP zone requests waiting for lag_ms, in order */
+    uint64_t due;
+    unsigned gen;
+    unsigned char *q;
+    size_t len;
+  } *lag;
+  size_t nlag, lag_cap;
 };
 
 /* What one query asks for. */
@@ -321,12 +334,21 @@ static size_t build_reply(const unsigned char *q, const request *r, int tcp,
 
 static void wait_sent(int fd);
 
+static void conn_close(peer_conn *c, int reset, int wait);
+
 /* Close or reset, but only once everything written has left: a client
  * must be able to read every answer counted as delivered. */
-static void conn_drop(peer_conn *c, int reset) {
+static void conn_drop(peer_conn *c, int reset) { conn_close(c, reset, 1); }
+
+/* The client closed or reset the connection: what is still queued can
+ * never be acknowledged, so waiting for it would only stall the peer. */
+static void conn_gone(peer_conn *c) { conn_close(c, 0, 0); }
+
+static void conn_close(peer_conn *c, int reset, int wait) {
   if (c->fd < 0)
     return;
-  wait_sent(c->fd);
+  if (wait)
+    wait_sent(c->fd);
   if (reset) {
     struct linger lg = {1, 0};
     setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
@@ -402,6 +424,117 @@ static void schedule(ft_fault_peer *p, const delayed *d) {
   p->later[p->nlater++] = *d;
 }
 
+/* ---- zone mode ------------------------------------------------------------ */
+
+/* What a zone reply asks of the connection once sent. Returns -1 once the
+ * connection is gone. */
+static int zone_after(peer_conn *c, ft_zone_conn after) {
+  switch (after) {
+  case FT_ZC_CLOSE:
+  case FT_ZC_RESET:
+    conn_drop(c, after == FT_ZC_RESET);
+    return -1;
+  case FT_ZC_STALL:
+    c->stalled = 1;
+    return 0;
+  default:
+    return c->fd >= 0 ? 0 : -1;
+  }
+}
+
+/* Send a zone reply over TCP. Returns -1 once the connection is gone. */
+static int zone_tcp_out(ft_fault_peer *p, peer_conn *c, ft_zone_out out) {
+  if (out.before == FT_ZC_CLOSE || out.before == FT_ZC_RESET) {
+    free(out.data);
+    conn_drop(c, out.before == FT_ZC_RESET);
+    return -1;
+  }
+  if (out.data == NULL)
+    return zone_after(c, out.after);
+  if (out.delay_ms > 0) {
+    delayed d = {now_ms() + out.delay_ms, 1, c->gen, {0}, 0, FT_PEER_KEYS,
+                 0, out.data, out.send_len, 1, out.after};
+    schedule(p, &d);
+    return 0;
+  }
+  if (send_all(c->fd, out.data, out.send_len) != 0) {
+    free(out.data);
+    conn_gone(c);
+    return -1;
+  }
+  free(out.data);
+  return zone_after(c, out.after);
+}
+
+static int zone_tcp(ft_fault_peer *p, peer_conn *c, const unsigned char *q,
+                    size_t len) {
+  ft_zone_out out;
+  unsigned lag = atomic_load(&p->lag_ms);
+  if (lag > 0) { /* a slow primary: later, in arrival order */
+    unsigned char *copy = malloc(len);
+    if (p->nlag == p->lag_cap) {
+      size_t cap = p->lag_cap ? p->lag_cap * 2 : 16;
+      struct lagged *l = realloc(p->lag, cap * sizeof *l);
+      if (l != NULL) {
+        p->lag = l;
+        p->lag_cap = cap;
+      }
+    }
+    if (copy != NULL && p->nlag < p->lag_cap) {
+      memcpy(copy, q, len);
+      p->lag[p->nlag].due = now_ms() + lag;
+      p->lag[p->nlag].gen = c->gen;
+      p->lag[p->nlag].q = copy;
+      p->lag[p->nlag++].len = len;
+      return 0;
+    }
+    free(copy);
+  }
+  ft_zone_handle(p->zone, q, len, 1, &out);
+  return zone_tcp_out(p, c, out);
+}
+
+/* Lagged TCP requests now due: handled (applied) even when their
+ * connection is gone, answered when it is not. */
+static void run_lagged(ft_fault_peer *p) {
+  uint64_t now = now_ms();
+  while (p->nlag > 0 && p->lag[0].due <= now) {
+    struct lagged l = p->lag[0];
+    ft_zone_out out;
+    peer_conn *c = NULL;
+    memmove(p->lag, p->lag + 1, (p->nlag - 1) * sizeof *p->lag);
+    p->nlag--;
+    ft_zone_handle(p->zone, l.q, l.len, 1, &out);
+    free(l.q);
+    for (size_t k = 0; k < p->nconn; k++)
+      if (p->conns[k].gen == l.gen && p->conns[k].fd >= 0)
+        c = &p->conns[k];
+    if (c != NULL)
+      (void)zone_tcp_out(p, c, out);
+    else
+      free(out.data);
+  }
+}
+
+static void zone_udp(ft_fault_peer *p, const unsigned char *q, size_t len,
+                     const struct sockaddr_storage *from, socklen_t flen) {
+  ft_zone_out out;
+  ft_zone_handle(p->zone, q, len, 0, &out);
+  if (out.data == NULL || out.before != FT_ZC_KEEP) {
+    free(out.data);
+    return;
+  }
+  if (out.delay_ms > 0) {
+    delayed d = {now_ms() + out.delay_ms, 0, 0, *from, flen, FT_PEER_KEYS,
+                 0, out.data, out.send_len, 1, FT_ZC_KEEP};
+    schedule(p, &d);
+    return;
+  }
+  (void)sendto(p->udp_fd, out.data, out.send_len, 0,
+               (const struct sockaddr *)from, flen);
+  free(out.data);
+}
+
 /* One query over TCP. Returns -1 once the connection is gone. */
 static int tcp_query(ft_fault_peer *p, peer_conn *c, const unsigned char *q,
                      size_t len) {
@@ -409,6 +542,8 @@ static int tcp_query(ft_fault_peer *p, peer_conn *c, const unsigned char *q,
   unsigned char *frame = NULL;
   size_t rl;
   int valid;
+  if (p->zone != NULL && ft_zone_wants(p->zone, q, len))
+    return zone_tcp(p, c, q, len);
   if (read_request(p, q, len, 1, &r) != 0)
     return 0;
   switch (r.fault) {
@@ -430,7 +565,8 @@ static int tcp_query(ft_fault_peer *p, peer_conn *c, const unsigned char *q,
     return 0;
   switch (r.fault) {
   case FT_FAULT_DELAY: {
-    delayed d = {now_ms() + r.arg, 1, c->gen, {0}, 0, r.key, valid, frame, rl};
+    delayed d = {now_ms() + r.arg, 1, c->gen, {0}, 0, r.key, valid, frame, rl,
+                 0, FT_ZC_KEEP};
     schedule(p, &d);
     return 0;
   }
@@ -482,11 +618,11 @@ static void tcp_readable(ft_fault_peer *p, peer_conn *c) {
   n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
   if (n <= 0) {
     if (n == 0 || (errno != EINTR && errno != EAGAIN))
-      conn_drop(c, 0);
+      conn_gone(c);
     return;
   }
   c->in_len += (size_t)n;
-  while (c->in_len - off >= 2) {
+  while (c->in_len - off >= 2 && !c->stalled) {
     size_t len = (size_t)c->in[off] << 8 | c->in[off + 1];
     if (c->in_len - off - 2 < len)
       break;
@@ -494,6 +630,8 @@ static void tcp_readable(ft_fault_peer *p, peer_conn *c) {
       return;
     off += 2 + len;
   }
+  if (c->stalled) /* zone mode: what comes from now on is never read */
+    off = c->in_len;
   memmove(c->in, c->in + off, c->in_len - off);
   c->in_len -= off;
 }
@@ -538,6 +676,10 @@ static void udp_readable(ft_fault_peer *p) {
   size_t rl;
   ssize_t n = recvfrom(p->udp_fd, q, sizeof q, MSG_DONTWAIT,
                        (struct sockaddr *)&from, &flen);
+  if (n > 0 && p->zone != NULL && ft_zone_wants(p->zone, q, (size_t)n)) {
+    zone_udp(p, q, (size_t)n, &from, flen);
+    return;
+  }
   if (n <= 0 || read_request(p, q, (size_t)n, 0, &r) != 0)
     return;
   if (r.fault == FT_FAULT_GARBAGE) {
@@ -548,7 +690,8 @@ static void udp_readable(ft_fault_peer *p) {
   if (rl == 0)
     return;
   if (r.fault == FT_FAULT_DELAY) {
-    delayed d = {now_ms() + r.arg, 0, 0, from, flen, r.key, valid, reply, rl};
+    delayed d = {now_ms() + r.arg, 0, 0, from, flen, r.key, valid, reply, rl,
+                 0, FT_ZC_KEEP};
     schedule(p, &d);
     return;
   }
@@ -571,6 +714,12 @@ static void run_due(ft_fault_peer *p) {
       continue;
     }
     p->later[i] = p->later[--p->nlater];
+    if (d.zone && !d.tcp) {
+      (void)sendto(p->udp_fd, d.data, d.len, 0, (struct sockaddr *)&d.to,
+                   d.to_len);
+      free(d.data);
+      continue;
+    }
     if (!d.tcp) {
       if (sendto(p->udp_fd, d.data + 2, d.len, 0, (struct sockaddr *)&d.to,
                  d.to_len) == (ssize_t)d.len &&
@@ -583,10 +732,17 @@ static void run_due(ft_fault_peer *p) {
     for (size_t k = 0; k < p->nconn; k++)
       if (p->conns[k].gen == d.gen && p->conns[k].fd >= 0)
         c = &p->conns[k];
-    if (c != NULL)
-      tcp_deliver(p, c, d.data, d.len, d.key, d.counts);
-    else
+    if (c != NULL && d.zone) {
+      if (send_all(c->fd, d.data, d.len) != 0)
+        conn_gone(c);
+      else
+        (void)zone_after(c, d.after);
       free(d.data);
+    } else if (c != NULL) {
+      tcp_deliver(p, c, d.data, d.len, d.key, d.counts);
+    } else {
+      free(d.data);
+    }
   }
 }
 
@@ -595,6 +751,8 @@ static int poll_timeout(const ft_fault_peer *p) {
   for (size_t i = 0; i < p->nlater; i++)
     if (p->later[i].due < first)
       first = p->later[i].due;
+  if (p->nlag > 0 && p->lag[0].due < first)
+    first = p->lag[0].due;
   if (first == UINT64_MAX)
     return -1;
   return first <= now ? 0 : (int)(first - now);
@@ -616,6 +774,7 @@ static void *peer_main(void *arg) {
     if (n > 0 && pfd[0].revents)
       break;
     run_due(p);
+    run_lagged(p);
     if (n <= 0)
       continue;
     if (pfd[1].revents & POLLIN)
@@ -634,6 +793,9 @@ static void *peer_main(void *arg) {
   for (size_t i = 0; i < p->nlater; i++)
     free(p->later[i].data);
   free(p->later);
+  for (size_t i = 0; i < p->nlag; i++)
+    free(p->lag[i].q);
+  free(p->lag);
   return NULL;
 }
 
@@ -671,16 +833,20 @@ static int bind_pair(ft_fault_peer *p) {
   return -1;
 }
 
-ft_fault_peer *ft_fault_peer_start(void) {
+static ft_fault_peer *start_peer(ft_zone *zone) {
   ft_fault_peer *p = calloc(1, sizeof *p);
-  if (p == NULL)
+  if (p == NULL) {
+    ft_zone_free(zone);
     return NULL;
+  }
+  p->zone = zone;
   for (size_t i = 0; i < FT_PEER_KEYS; i++) {
     atomic_init(&p->udp[i], 0u);
     atomic_init(&p->tcp[i], 0u);
     atomic_init(&p->delivered[i], 0u);
   }
   atomic_init(&p->connections, 0u);
+  atomic_init(&p->lag_ms, 0u);
   atomic_init(&p->queries, 0u);
   pthread_mutex_init(&p->plan_lock, NULL);
   if (pipe2(p->stop_pipe, O_CLOEXEC) != 0)
@@ -698,8 +864,16 @@ fail:
   close(p->stop_pipe[1]);
 fail_pipe:
   pthread_mutex_destroy(&p->plan_lock);
+  ft_zone_free(p->zone);
   free(p);
   return NULL;
+}
+
+ft_fault_peer *ft_fault_peer_start(void) { return start_peer(NULL); }
+
+ft_fault_peer *ft_fault_peer_start_zone(const ft_zone_config *cfg) {
+  ft_zone *z = ft_zone_new(cfg);
+  return z != NULL ? start_peer(z) : NULL;
 }
 
 void ft_fault_peer_stop(ft_fault_peer *p) {
@@ -713,6 +887,7 @@ void ft_fault_peer_stop(ft_fault_peer *p) {
   close(p->tcp_fd);
   pthread_mutex_destroy(&p->plan_lock);
   free(p->plan);
+  ft_zone_free(p->zone);
   free(p);
 }
 
@@ -778,4 +953,34 @@ int ft_closed_port(void) {
       return port;
   }
   return -1;
+}
+
+/* ---- zone mode: the test's side ------------------------------------------- */
+
+int ft_fault_peer_zone_add(ft_fault_peer *p, const char *name,
+                           const char *type, uint32_t ttl, const char *data) {
+  return p->zone != NULL ? ft_zone_add_rr(p->zone, name, type, ttl, data) : -1;
+}
+
+void ft_fault_peer_zone_plan(ft_fault_peer *p, ft_zone_kind kind,
+                             const ft_fault_step *steps, size_t n,
+                             ft_fault_step otherwise) {
+  if (p->zone != NULL)
+    ft_zone_set_plan(p->zone, kind, steps, n, otherwise);
+}
+
+int ft_fault_peer_zone_lookup(ft_fault_peer *p, const char *name, char *buf,
+                              size_t size, ft_zone_name_counts *counts) {
+  return p->zone != NULL ? ft_zone_get_name(p->zone, name, buf, size, counts)
+                         : -1;
+}
+
+void ft_fault_peer_zone_stats(ft_fault_peer *p, ft_zone_stats *out) {
+  memset(out, 0, sizeof *out);
+  if (p->zone != NULL)
+    ft_zone_get_stats(p->zone, out);
+}
+
+void ft_fault_peer_zone_tcp_lag(ft_fault_peer *p, unsigned ms) {
+  atomic_store(&p->lag_ms, ms);
 }
