@@ -30,7 +30,9 @@
  *   YXDOMAIN, YXRRSET, NXRRSET,     RR carries that error
  *   NXDOMAIN -> FO_EPREREQ       any other -> FO_ERCODE
  * A NOERROR reply counts only when its TSIG verifies against our request
- * (else FO_EUNSIGNED, FO_EBADSIG, FO_EBADKEY, FO_EBADTIME).
+ * (else FO_EUNSIGNED, FO_EBADSIG, FO_EBADKEY, FO_EBADTIME, or
+ * FO_EMALFORMED when its TSIG RR is cut short, not last, or followed by
+ * bytes).
  *
  * Same header rules as <failover/verify.h>: includes <uv.h>; one owner
  * thread.
@@ -99,10 +101,10 @@ typedef struct fo_publisher_options {
   const char *server;      /* the zone's primary: "IP", "IP:port", "[v6]:port" */
   const fo_tsig_key *key;  /* required; copied */
   /* Per message try over UDP; 0 selects 2000. A message over 512 octets
-   * goes over TCP and waits at least 10 x timeout_ms, and 8 x the time per
-   * group the server has shown so far, at most 10 minutes: a slow primary
-   * is never given up on while it may still apply a batch (it would then
-   * apply it again), and nothing is re-sent on a connection still open. */
+   * goes over TCP and is waited for as long as its connection is open, up
+   * to tcp_wait_ms (below): a slow primary is never given up on while it
+   * may still apply a batch (a message sent again, or a newer change sent
+   * another way, could then be applied twice or out of order). */
   uint32_t timeout_ms;
   uint32_t batch_groups;   /* groups per UPDATE; 0 selects 250 (1..1000) */
   uint32_t max_in_flight;  /* UPDATE messages outstanding; 0 selects 16 */
@@ -128,11 +130,17 @@ typedef struct fo_publisher_options {
   size_t secondary_count;
   /* Sign the NOTIFYs with this key (copied); NULL sends them unsigned. */
   const fo_tsig_key *notify_key;
+  /* How long an UPDATE over TCP is waited for while its connection stays
+   * open; 0 selects 600000 (10 minutes), 1000..3600000. When it passes,
+   * the publisher asks the zone what it holds and sends again only what
+   * is missing; a primary that applies a message later still could apply
+   * it after a newer one. Version 1 callers get the default. */
+  uint32_t tcp_wait_ms;
 } fo_publisher_options;
 
 #define FO_PUBLISHER_OPTIONS_INIT                                              \
   { FO_PUBLISHER_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0,                 \
-    NULL, NULL, NULL, NULL, NULL, 0, NULL }
+    NULL, NULL, NULL, NULL, NULL, 0, NULL, 0 }
 
 /* Zero `opts` as far as `version`'s struct reaches (nothing past it) and
  * set its version. Returns 0, FO_EINVAL (NULL), FO_EVERSION (unknown). */

@@ -31,14 +31,16 @@
 #define MSG_CAP 65535u
 #define TSIG_ROOM 400u /* TSIG RR: key and algorithm names, 64-byte MAC */
 #define UDP_MAX 512u   /* larger messages go over TCP (RFC 1035 4.2.1) */
-/* A TCP message waits at least this many times timeout_ms, and this many
- * times what the server has shown it takes per group: a slow primary
- * (PowerDNS applies 250 groups in a zone of 5,000 records in 2.3-2.7 s) is
- * never given up on while it may still apply the batch, which it would
- * then apply again. */
-#define TCP_TIMEOUT_FACTOR 10u
-#define TCP_TIMEOUT_PER_GROUP_FACTOR 8.0
-#define TCP_TIMEOUT_MAX_MS 600000u
+/* A TCP message is waited for as long as its connection is open, up to
+ * tcp_wait_ms: a slow primary (PowerDNS applies 250 groups in a zone of
+ * 5,000 records in 2.3-2.7 s) is never given up on while it may still
+ * apply the batch. A shorter wait sized from the server's past commit
+ * times was tried: a primary slower than its past self then applied the
+ * old batch after a newer change sent over UDP (tests/test_engine_faults,
+ * publisher_slow_tcp_primary_keeps_the_newest). */
+#define DEFAULT_TCP_WAIT_MS 600000u
+#define MIN_TCP_WAIT_MS 1000u
+#define MAX_TCP_WAIT_MS 3600000u
 /* A refusal (NOTAUTH, REFUSED, a TSIG error) stops the publisher only when
  * this many answers in a row say so: those replies are unsigned (a server
  * cannot sign BADKEY), so one forged datagram must not halt publishing. */
@@ -47,7 +49,7 @@
 /* The sizes of each version of the structs callers hand in. */
 static const size_t options_sizes[] = {
     FO__SIZE_THROUGH(fo_publisher_options, allocator),       /* 1 */
-    FO__SIZE_THROUGH(fo_publisher_options, notify_key),      /* 2 */
+    FO__SIZE_THROUGH(fo_publisher_options, tcp_wait_ms),     /* 2 */
 };
 static const fo__layout options_layout = FO__LAYOUT(options_sizes);
 
@@ -68,7 +70,6 @@ typedef struct fo__pubmsg {
   fo__pubbatch batch;
   uint8_t mac[FO__TSIG_MAC_MAX];
   size_t mac_len;
-  uint64_t sent_ns;
   int tcp;
 } fo__pubmsg;
 
@@ -149,27 +150,6 @@ static void free_msg(fo_publisher *pub, fo__pubmsg *m) {
   fo__free(&pub->alloc, m);
 }
 
-static uint32_t tcp_timeout(const fo_publisher *pub, size_t groups) {
-  double ms = TCP_TIMEOUT_PER_GROUP_FACTOR * pub->tcp_ms_per_group *
-              (double)groups;
-  double floor_ms = (double)pub->timeout_ms * TCP_TIMEOUT_FACTOR;
-  if (ms < floor_ms)
-    ms = floor_ms;
-  return ms > TCP_TIMEOUT_MAX_MS ? TCP_TIMEOUT_MAX_MS : (uint32_t)ms;
-}
-
-/* What the server showed: the time per group of an answered TCP message.
- * The largest recent one counts; older ones fade. */
-static void observe_commit(fo_publisher *pub, const fo__pubmsg *m) {
-  double per_group;
-  if (!m->tcp || m->batch.count == 0)
-    return;
-  per_group =
-      (double)(uv_hrtime() - m->sent_ns) / 1e6 / (double)m->batch.count;
-  pub->tcp_ms_per_group *= 0.9;
-  if (per_group > pub->tcp_ms_per_group)
-    pub->tcp_ms_per_group = per_group;
-}
 
 /* Build and send one UPDATE from the front of the queue. Returns 0, or
  * FO_ENOMEM (nothing taken from the queue then). */
@@ -208,10 +188,9 @@ static int send_one(fo_publisher *pub) {
    * over TCP at once, with a timeout sized for the server. A message the
    * transport cannot queue is judged now (put back, retried with backoff). */
   m->tcp = len > UDP_MAX;
-  m->sent_ns = uv_hrtime();
   if (rc != 0 ||
       fo__dnsx_send_timed(pub->x, pub->buf, len, m->tcp,
-                          m->tcp ? tcp_timeout(pub, m->batch.count) : 0,
+                          m->tcp ? pub->tcp_wait_ms : 0,
                           reply_cb, m) != 0)
     reply_cb(FO_EIO, FO__DNSX_LOCAL, NULL, 0, 0, m);
   return 0;
@@ -324,8 +303,6 @@ static void reply_cb(int status, int detail, const unsigned char *abuf,
   }
   if (outcome_unknown(status, detail) && probe_unknown(pub, m) == 0)
     return;
-  if (status == 0)
-    observe_commit(pub, m);
   verdict = fo__publish_judge(&pub->key, m->mac, m->mac_len, status, abuf,
                               alen, (uint64_t)time(NULL));
   if (verdict < 0 && m->epoch != pub->epoch)
@@ -434,7 +411,9 @@ static int check_options(const fo_publisher_options *o) {
   if (o->allocator &&
       (!o->allocator->malloc || !o->allocator->realloc || !o->allocator->free))
     return FO_EINVAL;
-  if (o->secondary_count > FO_PUBLISHER_SECONDARIES_MAX)
+  if (o->secondary_count > FO_PUBLISHER_SECONDARIES_MAX ||
+      (o->tcp_wait_ms != 0 &&
+       (o->tcp_wait_ms < MIN_TCP_WAIT_MS || o->tcp_wait_ms > MAX_TCP_WAIT_MS)))
     return FO_ERANGE;
   if (o->secondary_count > 0 && o->secondaries == NULL)
     return FO_EINVAL;
@@ -511,6 +490,7 @@ int fo_publisher_new(fo_publisher **out, uv_loop_t *loop, fo_registry *reg,
   pub->max_in_flight = o->max_in_flight ? o->max_in_flight : DEFAULT_IN_FLIGHT;
   pub->retry_min_ms = o->retry_min_ms ? o->retry_min_ms : DEFAULT_RETRY_MIN_MS;
   pub->retry_max_ms = o->retry_max_ms ? o->retry_max_ms : DEFAULT_RETRY_MAX_MS;
+  pub->tcp_wait_ms = o->tcp_wait_ms ? o->tcp_wait_ms : DEFAULT_TCP_WAIT_MS;
   pub->on_published = o->on_published;
   pub->on_error = o->on_error;
   pub->userdata = o->userdata;

@@ -35,7 +35,7 @@ struct fo_publisher {
   fo__hostport server;
   fo__tsig_key key;
   uint32_t timeout_ms, batch, max_in_flight, retry_min_ms, retry_max_ms;
-  double tcp_ms_per_group; /* the server's recent commit time per group */
+  uint32_t tcp_wait_ms; /* an UPDATE over an open TCP connection */
   fo_published_fn on_published;
   fo_publish_error_fn on_error;
   void *userdata;
