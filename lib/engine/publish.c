@@ -185,7 +185,7 @@ static int send_one(fo_publisher *pub) {
                      (uint64_t)time(NULL), m->mac, &m->mac_len);
   pub->in_flight++;
   /* A message over 512 octets would come back truncated over UDP: it goes
-   * over TCP at once, with a timeout sized for the server. A message the
+   * over TCP at once, waited for while its connection is open. A message the
    * transport cannot queue is judged now (put back, retried with backoff). */
   m->tcp = len > UDP_MAX;
   if (rc != 0 ||
