@@ -251,9 +251,10 @@ Test(publish_notify, options_and_status_are_checked) {
   o.secondary_count = 1;
   FT_RC(fo_publisher_new(&pub, &loop, reg, &o), FO_EINVAL);
   /* A version-1 caller's struct: no secondaries, read no further. */
-  fo_publisher_options *v1 = malloc(offsetof(fo_publisher_options, secondaries));
+  void *v1 = malloc(offsetof(fo_publisher_options, secondaries));
+  o.version = 1;
   memcpy(v1, &o, offsetof(fo_publisher_options, secondaries));
-  v1->version = 1;
+  o.version = FO_PUBLISHER_OPTIONS_VERSION;
   FT_OK(fo_publisher_new(&pub, &loop, reg, v1));
   free(v1);
   size_t n = 9;
