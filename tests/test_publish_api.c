@@ -395,7 +395,7 @@ Test(publish_api, group_status_writes_only_its_version) {
 
   /* Version 1, as an older program built when the struct ended at
    * `error`: filled up to there, nothing after it. */
-  cr_assert_eq(FO_PUBLISH_STATUS_VERSION, 1);
+  cr_assert_geq(FO_PUBLISH_STATUS_VERSION, 1);
   memset(u.b, CANARY, sizeof u.b);
   u.st.version = 1;
   FT_OK(fo_publisher_group_status(pub, g, &u.st));

@@ -38,6 +38,11 @@ static void sw_cb(const fo_switchover_report *r, void *userdata) {
     s->g[i] = *g;
   }
   cr_assert_null(fo_switchover_report_group(r, r->groups));
+  /* The dead server never answered: its time is -1, or it was never asked
+   * (no server known). */
+  for (size_t i = 0; i < r->servers; i++)
+    cr_assert_eq(fo_switchover_report_server(r, i)->all_matched_ms, -1.0);
+  cr_assert_null(fo_switchover_report_server(r, r->servers));
   if (s->handle != NULL)
     s->cancel_in_callback_rc = fo_switchover_cancel(s->handle);
 }

@@ -63,7 +63,8 @@ typedef enum fo_publish_state {
   FO_PUBLISH_FAILED = 4     /* the publisher stopped; the change is kept */
 } fo_publish_state;
 
-#define FO_PUBLISH_STATUS_VERSION 1
+/* Version 2 added what resolvers may still hold. */
+#define FO_PUBLISH_STATUS_VERSION 2
 
 /* Where a group stands (fo_publisher_group_status()). The caller sets
  * `version` to the FO_PUBLISH_STATUS_VERSION it was built with
@@ -76,12 +77,26 @@ typedef struct fo_publish_status {
   uint64_t generation;           /* the group's generation now */
   uint64_t published_generation; /* last one the server confirmed, or 0 */
   int error;                     /* FO_PUBLISH_FAILED: why */
+  /* ---- version 2: caches, counted from now ---- */
+  /* An earlier version of the name's records (one the primary served
+   * before the one it confirmed last) may sit in resolvers' caches this
+   * many ms longer: the latest (replaced + its TTL) - now, 0 if none.
+   * Only what this publisher saw replaced counts. */
+  uint32_t earlier_held_ms;
+  /* An NXDOMAIN cached just before the name first got records through
+   * this publisher may sit in caches this many ms longer: first confirmed
+   * + the zone's negative TTL (min of the SOA's TTL and MINIMUM) - now; 0
+   * when that passed or the name had records before. The SOA is read from
+   * the primary at the first confirmed change; until it answers,
+   * FO_TTL_MAX seconds are assumed (a zone whose negative TTL is longer
+   * cannot keep the 5-minute promise for new names anyway). */
+  uint32_t negative_held_ms;
 } fo_publish_status;
 
 /* Every field named, so that callers built with -Wextra get no
  * missing-initializer warning. */
 #define FO_PUBLISH_STATUS_INIT                                                 \
-  { FO_PUBLISH_STATUS_VERSION, (fo_publish_state)0, 0, 0, 0 }
+  { FO_PUBLISH_STATUS_VERSION, (fo_publish_state)0, 0, 0, 0, 0, 0 }
 
 /* A group's generation was confirmed by the server. */
 typedef void (*fo_published_fn)(fo_group *group, uint64_t generation,

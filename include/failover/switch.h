@@ -36,7 +36,20 @@ typedef struct fo_switchover_group_result {
   int error;               /* 0: switched, confirmed everywhere, settled */
   double published_ms;     /* start -> the primary confirmed it, or -1 */
   double all_matched_ms;   /* start -> every server answered it, or -1 */
+  /* start -> the latest moment a resolver may still answer with the old
+   * target (see fo_switchover_report), or -1 when not all matched. */
+  double resolvers_follow_ms;
 } fo_switchover_group_result;
+
+/* One authoritative server of a switchover (the verifier's, in its
+ * order). Allocated by the library; see fo_switchover_report_server(). */
+typedef struct fo_switchover_server_result {
+  const char *server;      /* as given to the verifier */
+  /* start -> this server answered the new records of every switched
+   * group (the latest of its first matches), or -1 if it never did for
+   * some group. */
+  double all_matched_ms;
+} fo_switchover_server_result;
 
 /* The report, allocated by the library (it may grow at its end); valid
  * during the callback only. */
@@ -51,14 +64,36 @@ typedef struct fo_switchover_report {
   double first_match_ms;      /* start -> first server answered the new
                                  target (first group), or -1 */
   double all_matched_ms;      /* start -> every server, every group, or -1 */
-  /* Worst case until resolvers follow: all_matched_ms + TTL. Under the
-   * 5-minute promise for the default TTL. -1 when not all matched. */
+  /*
+   * The latest moment (ms from start) a resolver may still answer with the
+   * old target: for each group, the largest of
+   *   all_matched_ms + TTL        (a copy fetched from the last server
+   *                                just before it changed),
+   *   now + the time any earlier version of the name's records may still
+   *   sit in caches             (replaced + its TTL: after a TTL was
+   *                                lowered, the old, longer one counts),
+   *   now + what remains of the zone's negative-caching time (min of the
+   *   SOA's TTL and MINIMUM, RFC 2308) since the name first got records
+   *   (an NXDOMAIN cached just before it existed),
+   * plus 1 s (resolvers count TTLs in whole seconds and may serve a record
+   * up to a second past it); the report gives the largest over the groups.
+   * `now` is when the report is made; the publisher's state comes from
+   * fo_publisher_group_status(). -1 when not all matched. Under the
+   * 5-minute promise for TTLs up to FO_TTL_MAX and a zone whose negative
+   * TTL is shorter.
+   */
   double resolvers_follow_ms;
+  size_t servers;             /* see fo_switchover_report_server() */
 } fo_switchover_report;
 
 /* The `index`-th switched group (in the order they were switched), or NULL
  * past `groups` or for NULL. */
 FO_EXTERN const fo_switchover_group_result *fo_switchover_report_group(
+    const fo_switchover_report *report, size_t index);
+
+/* The `index`-th server (verifier order), or NULL past `servers` or for
+ * NULL. */
+FO_EXTERN const fo_switchover_server_result *fo_switchover_report_server(
     const fo_switchover_report *report, size_t index);
 
 /* Runs exactly once per started switchover, from the loop. */

@@ -141,8 +141,19 @@ int fo__dns_each_rr(const uint8_t *buf, size_t len, fo__dns_rr_fn fn,
 int fo__dns_build_notify(uint16_t id, const char *zone, uint8_t *out,
                          size_t size);
 
-/* The serial of `zone`'s SOA in the answer section of a reply. Returns 0,
- * FO_ENOENT (no such SOA), FO_EMALFORMED, FO_EINVAL. */
+/* `zone`'s SOA in the answer section of a reply: its serial, MINIMUM and
+ * the RR's TTL. Returns 0, FO_ENOENT (no such SOA), FO_EMALFORMED,
+ * FO_EINVAL. */
+typedef struct fo__dns_soa_info {
+  uint32_t serial;
+  uint32_t minimum;
+  uint32_t ttl;
+} fo__dns_soa_info;
+
+int fo__dns_soa(const uint8_t *buf, size_t len, const char *zone,
+                fo__dns_soa_info *out);
+
+/* Its serial only. */
 int fo__dns_soa_serial(const uint8_t *buf, size_t len, const char *zone,
                        uint32_t *serial);
 

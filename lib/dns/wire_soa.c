@@ -24,7 +24,7 @@ typedef struct soa_find {
   const uint8_t *buf;
   size_t len;
   const char *zone;
-  uint32_t serial;
+  fo__dns_soa_info info;
   int found;
 } soa_find;
 
@@ -42,18 +42,21 @@ static int on_rr(int section, const fo__dns_rr *rr, size_t rr_offset,
     return FO_EMALFORMED;
   off += 10;
   if (fo__dns_read_name(f->buf, f->len, &off, name) != 0 ||
-      fo__dns_read_name(f->buf, f->len, &off, name) != 0 || f->len - off < 4)
+      fo__dns_read_name(f->buf, f->len, &off, name) != 0 || f->len - off < 20)
     return FO_EMALFORMED;
-  f->serial = fo__get32(f->buf + off);
+  /* SERIAL REFRESH RETRY EXPIRE MINIMUM */
+  f->info.serial = fo__get32(f->buf + off);
+  f->info.minimum = fo__get32(f->buf + off + 16);
+  f->info.ttl = rr->ttl;
   f->found = 1;
   return 0;
 }
 
-int fo__dns_soa_serial(const uint8_t *buf, size_t len, const char *zone,
-                       uint32_t *serial) {
+int fo__dns_soa(const uint8_t *buf, size_t len, const char *zone,
+                fo__dns_soa_info *out) {
   soa_find f;
   int rc;
-  if (buf == NULL || zone == NULL || serial == NULL)
+  if (buf == NULL || zone == NULL || out == NULL)
     return FO_EINVAL;
   memset(&f, 0, sizeof(f));
   f.buf = buf;
@@ -63,8 +66,17 @@ int fo__dns_soa_serial(const uint8_t *buf, size_t len, const char *zone,
     return rc;
   if (!f.found)
     return FO_ENOENT;
-  *serial = f.serial;
+  *out = f.info;
   return 0;
+}
+
+int fo__dns_soa_serial(const uint8_t *buf, size_t len, const char *zone,
+                       uint32_t *serial) {
+  fo__dns_soa_info info;
+  int rc = fo__dns_soa(buf, len, zone, &info);
+  if (rc == 0)
+    *serial = info.serial;
+  return rc;
 }
 
 int fo__serial_lt(uint32_t a, uint32_t b) {

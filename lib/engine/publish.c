@@ -54,7 +54,8 @@ static const size_t options_sizes[] = {
 static const fo__layout options_layout = FO__LAYOUT(options_sizes);
 
 static const size_t status_sizes[] = {
-    FO__SIZE_THROUGH(fo_publish_status, error), /* 1 */
+    FO__SIZE_THROUGH(fo_publish_status, error),            /* 1 */
+    FO__SIZE_THROUGH(fo_publish_status, negative_held_ms), /* 2 */
 };
 static const fo__layout status_layout = FO__LAYOUT(status_sizes);
 
@@ -118,7 +119,8 @@ static void on_change(const fo_change *change, void *userdata) {
 /* Put one record's change into the update: delete everything at the name
  * (the publisher owns it), then add the desired records. On failure the
  * update is rolled back to where it was. */
-static int add_change(const fo__pubrec *r, uint64_t *gen, void *ctx) {
+static int add_change(const fo__pubrec *r, uint64_t *gen, uint32_t *ttl,
+                      void *ctx) {
   fo__update *u = ctx;
   fo__update_mark mark = fo__update_mark_get(u);
   char name[FO_NAME_BUFSIZE];
@@ -131,6 +133,7 @@ static int add_change(const fo__pubrec *r, uint64_t *gen, void *ctx) {
   } else if ((rc = fo_group_address(r->group, name, sizeof(name))) == 0 &&
              (rc = fo_group_records(r->group, &set)) == 0) {
     *gen = fo__pubq_generation(r);
+    *ttl = set.count > 0 ? set.records[0].ttl : 0;
     rc = fo__update_delete_name(u, name);
     for (k = 0; rc == 0 && k < set.count; k++) {
       const fo_record *rr = &set.records[k];
@@ -231,7 +234,7 @@ static void probed(const uint8_t *in_step, int ok, void *userdata) {
     const fo__pubrec *r = &pub->q.recs[b->recs[k]];
     if (ok && in_step[k] &&
         (r->group == NULL || fo__pubq_generation(r) == b->gens[k])) {
-      fo__pubq_confirm(&pub->q, b, k);
+      fo__pubq_confirm(&pub->q, b, k, uv_hrtime());
     } else {
       fo__pubq_put_back(&pub->q, b, k);
       back++;
@@ -313,7 +316,7 @@ static void reply_cb(int status, int detail, const unsigned char *abuf,
     pub->failures = 0;
     pub->refusals = 0;
     for (k = 0; k < m->batch.count; k++)
-      fo__pubq_confirm(&pub->q, &m->batch, k);
+      fo__pubq_confirm(&pub->q, &m->batch, k, uv_hrtime());
     fo__notify_confirmed(pub->notify);
   } else {
     /* Put the batch back in front, in its order: nothing is lost. */
@@ -583,6 +586,15 @@ int fo_publisher_publish_all(fo_publisher *pub) {
   return 0;
 }
 
+/* Milliseconds from `now` until `then` (rounded up), 0 when passed. */
+static uint32_t ms_until(uint64_t now, uint64_t then) {
+  uint64_t ms;
+  if (then <= now)
+    return 0;
+  ms = (then - now + 999999u) / 1000000u;
+  return ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms;
+}
+
 int fo_publisher_group_status(const fo_publisher *pub, const fo_group *g,
                               fo_publish_status *out) {
   fo_publish_status st; /* the current version, copied out as far as the
@@ -610,6 +622,16 @@ int fo_publisher_group_status(const fo_publisher *pub, const fo_group *g,
   else
     st.state = FO_PUBLISH_PENDING;
   st.error = st.state == FO_PUBLISH_FAILED ? pub->error : 0;
+  if (r != NULL) {
+    uint64_t now = uv_hrtime();
+    uint32_t neg = fo__notify_negative_ttl_ms(pub->notify);
+    if (neg == 0) /* not read yet: the longest the promise allows */
+      neg = FO_TTL_MAX * 1000u;
+    st.earlier_held_ms = ms_until(now, r->hold_until_ns);
+    if (r->first_served_ns != 0)
+      st.negative_held_ms =
+          ms_until(now, r->first_served_ns + (uint64_t)neg * 1000000u);
+  }
   return fo__layout_fill(&status_layout, out, &st);
 }
 

@@ -22,6 +22,7 @@
 #define RENOTIFY_MS 200u
 #define QUERY_CAP 512
 #define SERVER_LABEL_MAX 64
+#define FACTS_TRIES 5
 
 typedef struct fo__secondary {
   fo__notify *n;
@@ -51,6 +52,9 @@ struct fo__notify {
   uint32_t target;
   int have_target;
   uint64_t pending_ns;     /* first confirmation the target does not cover */
+  uint32_t negative_ttl_ms;/* the zone's, 0 while unknown */
+  int facts_tries;         /* SOA reads for it so far */
+  int facts_in_flight;
   int primary_in_flight;
   int primary_again;
   size_t count;
@@ -209,6 +213,27 @@ static void chase(fo__secondary *s, uint64_t since_ns) {
 
 static void ask_primary(fo__notify *n);
 
+static void facts_cb(int status, int detail, const unsigned char *reply,
+                     size_t len, unsigned tries, void *arg) {
+  fo__notify *n = arg;
+  fo__dns_soa_info soa;
+  (void)detail;
+  (void)tries;
+  n->facts_in_flight = 0;
+  if (status == FO_ECANCELED || n->closing)
+    return;
+  if (status == 0 && rcode_error(reply, len) == 0 &&
+      fo__dns_soa(reply, len, n->zone, &soa) == 0) {
+    uint32_t s = soa.minimum < soa.ttl ? soa.minimum : soa.ttl;
+    n->negative_ttl_ms = s > UINT32_MAX / 1000u ? UINT32_MAX : s * 1000u;
+    if (n->negative_ttl_ms == 0)
+      n->negative_ttl_ms = 1; /* known, and (next to) nothing */
+  } else if (++n->facts_tries < FACTS_TRIES &&
+             ask_soa(n, n->primary, facts_cb, n) == 0) {
+    n->facts_in_flight = 1;
+  }
+}
+
 static void primary_cb(int status, int detail, const unsigned char *reply,
                        size_t len, unsigned tries, void *arg) {
   fo__notify *n = arg;
@@ -244,7 +269,14 @@ static void ask_primary(fo__notify *n) {
 }
 
 void fo__notify_confirmed(fo__notify *n) {
-  if (n == NULL || n->count == 0 || n->closing)
+  if (n == NULL || n->closing)
+    return;
+  /* The zone's negative TTL, read once something was published (not at
+   * start: a publisher that never publishes sends nothing). */
+  if (n->negative_ttl_ms == 0 && !n->facts_in_flight &&
+      n->facts_tries < FACTS_TRIES && ask_soa(n, n->primary, facts_cb, n) == 0)
+    n->facts_in_flight = 1;
+  if (n->count == 0)
     return;
   if (n->pending_ns == 0)
     n->pending_ns = uv_hrtime();
@@ -321,9 +353,7 @@ int fo__notify_new(fo__notify **out, uv_loop_t *loop, const fo_allocator *a,
   size_t i;
   int rc = 0;
   *out = NULL;
-  if (count == 0)
-    return 0;
-  if (servers == NULL)
+  if (count > 0 && servers == NULL)
     return FO_EINVAL;
   if (count > FO_PUBLISHER_SECONDARIES_MAX)
     return FO_ERANGE;
@@ -334,7 +364,7 @@ int fo__notify_new(fo__notify **out, uv_loop_t *loop, const fo_allocator *a,
   if (key != NULL)
     n->key = *key;
   snprintf(n->zone, sizeof(n->zone), "%s", zone);
-  if ((n->sec = fo__calloc(a, count, sizeof(*n->sec))) == NULL) {
+  if ((n->sec = fo__calloc(a, count ? count : 1, sizeof(*n->sec))) == NULL) {
     fo__free(a, n);
     return FO_ENOMEM;
   }
@@ -366,6 +396,7 @@ int fo__notify_new(fo__notify **out, uv_loop_t *loop, const fo_allocator *a,
     cfg.server = primary;
     rc = fo__dnsx_new(&n->primary, loop, &n->alloc, &cfg);
   }
+
   if (rc != 0) {
     fo__notify_close(n, NULL, NULL);
     return rc;
@@ -375,6 +406,10 @@ int fo__notify_new(fo__notify **out, uv_loop_t *loop, const fo_allocator *a,
 }
 
 size_t fo__notify_count(const fo__notify *n) { return n ? n->count : 0; }
+
+uint32_t fo__notify_negative_ttl_ms(const fo__notify *n) {
+  return n ? n->negative_ttl_ms : 0;
+}
 
 void fo__notify_status(const fo__notify *n, size_t i,
                        fo_secondary_status *out) {

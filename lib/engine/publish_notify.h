@@ -15,8 +15,9 @@
 
 typedef struct fo__notify fo__notify;
 
-/* Set up the secondaries on `loop` (servers as in the options; none:
- * `*out` is NULL, which every function here accepts). `zone` and `key`
+/* Set up the secondaries on `loop` (servers as in the options, maybe
+ * none); the zone's SOA is read from the primary at the first
+ * confirmation, for its negative TTL. `zone` and `key`
  * is the publisher's; `key` (NULL: unsigned NOTIFYs) is copied.
  * Returns 0, FO_EINVAL, FO_EBADADDR, FO_ERANGE, FO_ENOMEM, FO_EIO. */
 int fo__notify_new(fo__notify **out, uv_loop_t *loop, const fo_allocator *a,
@@ -29,6 +30,9 @@ int fo__notify_new(fo__notify **out, uv_loop_t *loop, const fo_allocator *a,
 void fo__notify_confirmed(fo__notify *n);
 
 size_t fo__notify_count(const fo__notify *n);
+/* The zone's negative-caching TTL in ms (min of the SOA's TTL and
+ * MINIMUM), or 0 while not known. */
+uint32_t fo__notify_negative_ttl_ms(const fo__notify *n);
 /* Fill `out` (current version) for secondary `i`. */
 void fo__notify_status(const fo__notify *n, size_t i,
                        fo_secondary_status *out);

@@ -118,11 +118,14 @@ size_t fo__pubq_pending(const fo__pubq *q) {
   return n;
 }
 
-void fo__pubq_in_step(fo__pubq *q, fo_group *g) {
+void fo__pubq_in_step(fo__pubq *q, fo_group *g, uint32_t ttl) {
   uint32_t i;
   if (fo__pubq_get(q, g, &i) == 0 && !q->recs[i].in_flight &&
-      !q->recs[i].queued)
+      !q->recs[i].queued) {
     q->recs[i].published_gen = fo__pubq_generation(&q->recs[i]);
+    q->recs[i].serving = ttl > 0; /* since before us: first_served stays 0 */
+    q->recs[i].served_ttl = ttl;
+  }
 }
 
 int fo__pubq_repair(fo__pubq *q, fo_group *g) {
@@ -178,7 +181,8 @@ int fo__pubq_batch_new(fo__pubq *q, fo__pubbatch *b, size_t cap) {
   b->count = 0;
   b->recs = fo__calloc(q->alloc, cap, sizeof(*b->recs));
   b->gens = fo__calloc(q->alloc, cap, sizeof(*b->gens));
-  if (b->recs == NULL || b->gens == NULL) {
+  b->ttls = fo__calloc(q->alloc, cap, sizeof(*b->ttls));
+  if (b->recs == NULL || b->gens == NULL || b->ttls == NULL) {
     fo__pubq_batch_free(q, b);
     return FO_ENOMEM;
   }
@@ -188,8 +192,10 @@ int fo__pubq_batch_new(fo__pubq *q, fo__pubbatch *b, size_t cap) {
 void fo__pubq_batch_free(fo__pubq *q, fo__pubbatch *b) {
   fo__free(q->alloc, b->recs);
   fo__free(q->alloc, b->gens);
+  fo__free(q->alloc, b->ttls);
   b->recs = NULL;
   b->gens = NULL;
+  b->ttls = NULL;
   b->count = 0;
 }
 
@@ -198,7 +204,8 @@ void fo__pubq_fill(fo__pubq *q, fo__pubbatch *b, size_t max,
   while (b->count < max && q->head != NONE) {
     uint32_t i = q->head;
     uint64_t gen;
-    if (add(&q->recs[i], &gen, ctx) != 0) {
+    uint32_t ttl = 0;
+    if (add(&q->recs[i], &gen, &ttl, ctx) != 0) {
       if (b->count == 0) { /* cannot happen: one group always fits */
         pop_front(q);
         continue;
@@ -209,6 +216,7 @@ void fo__pubq_fill(fo__pubq *q, fo__pubbatch *b, size_t max,
     q->recs[i].in_flight = 1;
     b->recs[b->count] = i;
     b->gens[b->count] = gen;
+    b->ttls[b->count] = ttl;
     b->count++;
   }
 }
@@ -229,11 +237,28 @@ static void add_notify(fo__pubq *q, uint32_t i) {
   q->notify[q->nnotify++] = i;
 }
 
-void fo__pubq_confirm(fo__pubq *q, const fo__pubbatch *b, size_t k) {
+/* A new version of the name's records is in the zone: the one it replaces
+ * may stay in resolvers' caches for its TTL from now. */
+static void served(fo__pubrec *r, uint32_t ttl, uint64_t now_ns) {
+  if (r->serving) {
+    uint64_t until = now_ns + (uint64_t)r->served_ttl * 1000000000u;
+    if (until > r->hold_until_ns)
+      r->hold_until_ns = until;
+  }
+  r->serving = ttl > 0;
+  r->served_ttl = ttl;
+  if (r->serving && r->first_served_ns == 0)
+    r->first_served_ns = now_ns;
+}
+
+void fo__pubq_confirm(fo__pubq *q, const fo__pubbatch *b, size_t k,
+                      uint64_t now_ns) {
   fo__pubrec *r = &q->recs[b->recs[k]];
   r->in_flight = 0;
-  if (b->gens[k] > r->published_gen)
+  if (b->gens[k] > r->published_gen || (r->group == NULL && !r->done)) {
     r->published_gen = b->gens[k];
+    served(r, b->ttls[k], now_ns);
+  }
   if (r->group == NULL)
     r->done = 1;
   else if (fo__pubq_generation(r) > r->published_gen)

@@ -26,6 +26,12 @@ typedef struct fo__pubrec {
   uint8_t in_flight;
   uint8_t notify;         /* in the notify list */
   uint8_t done;           /* a name-only record that was published */
+  uint8_t serving;        /* the zone has records at the name (as far as
+                             this publisher confirmed) */
+  uint32_t served_ttl;    /* their TTL */
+  uint64_t hold_until_ns; /* earlier versions may sit in resolvers' caches
+                             until then (replaced + TTL, the latest) */
+  uint64_t first_served_ns; /* first confirmed with records here, 0 never */
 } fo__pubrec;
 
 typedef struct fo__pubq {
@@ -43,6 +49,7 @@ typedef struct fo__pubbatch {
   size_t count;
   uint32_t *recs;
   uint64_t *gens;
+  uint32_t *ttls; /* TTL of the records sent, 0 when the name gets none */
 } fo__pubbatch;
 
 void fo__pubq_init(fo__pubq *q, const fo_allocator *a);
@@ -69,7 +76,7 @@ size_t fo__pubq_pending(const fo__pubq *q);
 
 /* A reconcile found the zone in step with `g` (neither queued nor in
  * flight): its generation now counts as published. */
-void fo__pubq_in_step(fo__pubq *q, fo_group *g);
+void fo__pubq_in_step(fo__pubq *q, fo_group *g, uint32_t ttl);
 /* A reconcile found the zone differs from `g`: no longer published until
  * the repair is confirmed; queued. Returns 0 or FO_ENOMEM. */
 int fo__pubq_repair(fo__pubq *q, fo_group *g);
@@ -83,7 +90,7 @@ void fo__pubq_batch_free(fo__pubq *q, fo__pubbatch *b);
 /* Put one record into the message being built; *gen gets the generation
  * it carries. Nonzero when it does not fit (the message left as it was). */
 typedef int (*fo__pubq_add_fn)(const fo__pubrec *r, uint64_t *gen,
-                               void *ctx);
+                               uint32_t *ttl, void *ctx);
 
 /* Move records from the front of the queue into `b` (at most `max`) while
  * `add` takes them, marking each in flight. */
@@ -92,7 +99,8 @@ void fo__pubq_fill(fo__pubq *q, fo__pubbatch *b, size_t max,
 /* Record k of `b` is in the zone as sent: no longer in flight, its
  * generation published, queued again when the group changed meanwhile,
  * and listed for the engine's notifications. */
-void fo__pubq_confirm(fo__pubq *q, const fo__pubbatch *b, size_t k);
+void fo__pubq_confirm(fo__pubq *q, const fo__pubbatch *b, size_t k,
+                      uint64_t now_ns);
 /* Record k of `b` goes back to the front of the queue. Call for the last
  * one first to keep the batch's order. */
 void fo__pubq_put_back(fo__pubq *q, const fo__pubbatch *b, size_t k);

@@ -17,7 +17,11 @@ static void reconcile_rr(const fo__zone_rr *rr, void *userdata) {
 
 static void mark_in_step(fo_group *g, void *userdata) {
   fo_publisher *pub = userdata;
-  fo__pubq_in_step(&pub->q, g);
+  fo_rrset set = FO_RRSET_INIT;
+  uint32_t ttl = 0;
+  if (fo_group_records(g, &set) == 0 && set.count > 0)
+    ttl = set.records[0].ttl;
+  fo__pubq_in_step(&pub->q, g, ttl);
 }
 
 /* Queue what the plan says must change. */

@@ -17,17 +17,25 @@
 #include "layout.h"
 #include "verify_internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #define NS_PER_MS 1000000.0
 #define MAX_UNTIL_MS (24u * 3600u * 1000u)
 #define MAX_INTERVAL_MS 60000u
 #define DEFAULT_INTERVAL_MS 20u
+/* Resolvers count TTLs in whole seconds and may serve a record up to about
+ * a second past it (Unbound, ../REAL-DNS facts): the bound adds this. */
+#define RESOLVER_ROUNDING_MS 1000.0
 
 enum { WAITING, VERIFYING, SETTLING, DONE }; /* an item's phase */
 
 typedef struct fo__switch_item {
   fo_switchover_group_result res; /* what the report shows */
+  uint32_t ttl;            /* the group's TTL when switched */
+  double caches_until_ms;  /* from start: earlier versions and negative
+                              answers may sit in caches until then (read
+                              from the publisher when it confirmed) */
   fo_switchover *op;
   fo_publish_watch *watch; /* while WAITING */
   fo_check *check;         /* while VERIFYING */
@@ -40,6 +48,7 @@ struct fo_switchover {
   fo__close_listener on_verifier_close; /* first: the listener is the op */
   fo_allocator alloc; /* a copy: the publisher may be gone when we are freed */
   fo_publisher *pub;
+  fo_registry *reg; /* the publisher's, kept: the publisher may close first */
   fo_verifier *verifier;
   fo_switchover_fn cb;
   void *userdata;
@@ -61,6 +70,12 @@ struct fo_switchover {
   size_t to_settle;        /* items in phase SETTLING */
   int open_handles;
   fo__switch_item *items;
+  /* Per server of the verifier: the latest first match over the groups. */
+  size_t nservers;
+  fo_switchover_server_result servers[FO_VERIFY_SERVERS_MAX];
+  char server_names[FO_VERIFY_SERVERS_MAX][64];
+  int server_missed[FO_VERIFY_SERVERS_MAX];
+  int servers_unknown; /* a group failed before any server was asked */
 };
 
 /* The report as handed to the callback: the public part first, the
@@ -68,6 +83,7 @@ struct fo_switchover {
 typedef struct fo__switch_report {
   fo_switchover_report pub;
   const fo__switch_item *items;
+  const fo_switchover_server_result *servers;
 } fo__switch_report;
 
 static const size_t options_sizes[] = {
@@ -78,6 +94,14 @@ static const fo__layout options_layout = FO__LAYOUT(options_sizes);
 int fo_switchover_options_init(fo_switchover_options *opts,
                                unsigned int version) {
   return fo__layout_init(&options_layout, opts, version);
+}
+
+const fo_switchover_server_result *fo_switchover_report_server(
+    const fo_switchover_report *report, size_t index) {
+  const fo__switch_report *full = (const fo__switch_report *)report;
+  if (report == NULL || index >= report->servers)
+    return NULL;
+  return &full->servers[index];
 }
 
 const fo_switchover_group_result *fo_switchover_report_group(
@@ -107,23 +131,47 @@ static void op_close(fo_switchover *op) {
   uv_close((uv_handle_t *)&op->settle_timer, op_free);
 }
 
+/* The latest moment a resolver may still answer a group's old target (see
+ * <failover/switch.h>), in ms from the start; -1 if not all matched. */
+static double follow_bound(const fo__switch_item *it) {
+  double bound;
+  if (it->res.error != 0 || it->res.all_matched_ms < 0)
+    return -1.0;
+  bound = it->res.all_matched_ms + (double)it->ttl * 1000.0;
+  if (it->caches_until_ms > bound)
+    bound = it->caches_until_ms;
+  return bound + RESOLVER_ROUNDING_MS;
+}
+
 static void finish(fo_switchover *op) {
   fo__switch_report full;
   fo_switchover_report *r = &full.pub;
+  double now_ms = ms_since(op->t0), worst = 0;
+  size_t k;
   if (op->reported)
     return;
   op->reported = 1;
   memset(&full, 0, sizeof(full));
   full.items = op->items;
+  full.servers = op->servers;
+  for (k = 0; k < op->nservers; k++)
+    if (op->server_missed[k] || op->servers_unknown)
+      op->servers[k].all_matched_ms = -1.0;
+  for (k = 0; k < op->count; k++) {
+    fo__switch_item *it = &op->items[k];
+    it->res.resolvers_follow_ms = follow_bound(it);
+    if (it->res.resolvers_follow_ms > worst)
+      worst = it->res.resolvers_follow_ms;
+  }
   r->error = op->error;
   r->groups = op->count;
   r->failed = op->failed;
   r->ttl = op->ttl;
   r->published_ms = op->published == op->count ? op->published_ms : -1.0;
   r->first_match_ms = op->first_match_ms;
-  r->all_matched_ms = op->failed == 0 ? ms_since(op->t0) : -1.0;
-  r->resolvers_follow_ms =
-      op->failed == 0 ? r->all_matched_ms + (double)op->ttl * 1000.0 : -1.0;
+  r->all_matched_ms = op->failed == 0 ? now_ms : -1.0;
+  r->resolvers_follow_ms = op->failed == 0 ? worst : -1.0;
+  r->servers = op->nservers;
   if (op->verifier != NULL)
     fo__verifier_unlisten_close(op->verifier, &op->on_verifier_close);
   (void)uv_timer_stop(&op->timer);
@@ -134,6 +182,8 @@ static void finish(fo_switchover *op) {
 
 static void item_failed(fo__switch_item *it, int error) {
   fo_switchover *op = it->op;
+  if (it->phase != VERIFYING)
+    op->servers_unknown = 1; /* no server was asked about this group */
   it->phase = DONE;
   it->res.error = error;
   op->failed++;
@@ -153,7 +203,7 @@ static int begin_settling(fo_registry *reg) {
 
 /* Settle every verified item, in one store commit. */
 static void settle_now(fo_switchover *op) {
-  fo_registry *reg = fo_publisher_registry(op->pub);
+  fo_registry *reg = op->reg;
   size_t k;
   int batch = begin_settling(reg) == 0;
   for (k = 0; k < op->count; k++) {
@@ -179,12 +229,38 @@ static void settle_verified(uv_timer_t *t) {
     finish(op);
 }
 
+/* Each server's first match of this group, into the per-server results. */
+static void note_servers(fo_switchover *op, const fo__switch_item *it,
+                         const fo_verify_result *res) {
+  double start = (double)(it->check_start_ns - op->t0) / NS_PER_MS;
+  size_t k;
+  if (op->nservers == 0) {
+    op->nservers = res->server_count < FO_VERIFY_SERVERS_MAX
+                       ? res->server_count : FO_VERIFY_SERVERS_MAX;
+    for (k = 0; k < op->nservers; k++) {
+      snprintf(op->server_names[k], sizeof(op->server_names[k]), "%s",
+               fo_verify_result_server(res, k)->server);
+      op->servers[k].server = op->server_names[k];
+      op->servers[k].all_matched_ms = -1.0;
+    }
+  }
+  for (k = 0; k < op->nservers && k < res->server_count; k++) {
+    const fo_server_answer *a = fo_verify_result_server(res, k);
+    if (a->first_match_ms < 0) {
+      op->server_missed[k] = 1;
+    } else if (start + a->first_match_ms > op->servers[k].all_matched_ms) {
+      op->servers[k].all_matched_ms = start + a->first_match_ms;
+    }
+  }
+}
+
 static void verified(const fo_verify_result *res, void *userdata) {
   fo__switch_item *it = userdata;
   fo_switchover *op = it->op;
   double first = -1.0;
   size_t k;
   it->check = NULL;
+  note_servers(op, it, res);
   if (res->error != 0 || res->status != FO_VERIFY_MATCH) {
     int error = res->error ? res->error : FO_ETIMEDOUT;
     if (error == FO_ECANCELED && it->cancel_error != 0)
@@ -226,6 +302,17 @@ static void published(fo_group *g, uint64_t generation, int error,
   }
   it->phase = VERIFYING;
   it->res.published_ms = ms_since(op->t0);
+  {
+    /* What caches may hold, as the publisher knows it now: the version
+     * the switch replaced (and any before it) and a negative answer from
+     * before the name existed. */
+    fo_publish_status st = FO_PUBLISH_STATUS_INIT;
+    if (fo_publisher_group_status(op->pub, it->res.group, &st) == 0) {
+      double held = st.earlier_held_ms > st.negative_held_ms
+                        ? st.earlier_held_ms : st.negative_held_ms;
+      it->caches_until_ms = it->res.published_ms + held;
+    }
+  }
   if (++op->published == op->count)
     op->published_ms = it->res.published_ms;
   /* Keep asking until every server answers the new target, within what
@@ -338,6 +425,7 @@ static int op_new(fo_switchover **out, fo_publisher *pub, fo_verifier *v,
   op->settle_timer.data = op;
   op->open_handles = 2;
   op->pub = pub;
+  op->reg = fo_publisher_registry(pub);
   op->verifier = v;
   op->cb = cb;
   op->userdata = userdata;
@@ -369,6 +457,7 @@ static void watch_item(fo_switchover *op, fo_group *g) {
   if (ttl > op->ttl)
     op->ttl = ttl;
   it->op = op;
+  it->ttl = ttl;
   it->res.group = g;
   it->res.published_ms = -1.0;
   it->res.all_matched_ms = -1.0;

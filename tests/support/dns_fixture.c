@@ -456,10 +456,11 @@ static int write_zone(ft_dns_server *srv, const ft_dns_config *cfg) {
   sbuf b = {0};
   sb_printf(&b, "$ORIGIN %s.\n$TTL 60\n", srv->zone);
   sb_printf(&b,
-            "@ 3600 IN SOA ns.%s. hostmaster.%s. %u 3600 900 604800 60\n"
+            "@ 3600 IN SOA ns.%s. hostmaster.%s. %u 3600 900 604800 %u\n"
             "@ 3600 IN NS ns.%s.\n"
             "ns 3600 IN A 127.0.0.1\n",
-            srv->zone, srv->zone, (unsigned)srv->serial, srv->zone);
+            srv->zone, srv->zone, (unsigned)srv->serial,
+            cfg->soa_minimum ? cfg->soa_minimum : 60u, srv->zone);
   if (cfg->records)
     for (const char *const *r = cfg->records; *r; r++)
       sb_printf(&b, "%s\n", *r);

@@ -79,9 +79,11 @@ typedef struct ft_dns_config {
   /* Extra text appended verbatim to the server configuration (knot.conf
    * YAML or named.conf), or NULL. */
   const char *extra_conf;
+  /* The SOA's MINIMUM (the negative-caching time, RFC 2308); 0: 60. */
+  unsigned soa_minimum;
 } ft_dns_config;
 
-#define FT_DNS_CONFIG_INIT { NULL, NULL, NULL, 0, 0, NULL, 0, 0, NULL }
+#define FT_DNS_CONFIG_INIT { NULL, NULL, NULL, 0, 0, NULL, 0, 0, NULL, 0 }
 
 #define FT_DNS_PORT_MIN 20000
 #define FT_DNS_PORT_MAX 60999

@@ -449,11 +449,13 @@ static void ps_report_ok(const ps_switch *s, size_t groups, const char *what) {
   cr_assert(r->first_match_ms <= r->all_matched_ms + 0.001,
             "first match %f after all matched %f", r->first_match_ms,
             r->all_matched_ms);
-  double want = r->all_matched_ms + (double)r->ttl * 1000.0;
-  cr_assert(r->resolvers_follow_ms > want - 0.01 &&
-                r->resolvers_follow_ms < want + 0.01,
-            "resolvers_follow_ms %f, all + TTL = %f", r->resolvers_follow_ms,
-            want);
+  /* At least: all matched + TTL + 1 s of resolvers' rounding (more when
+   * an earlier version or a fresh name's NXDOMAIN may still be cached:
+   * tests/test_resolver_follow.c holds the bound against Unbound). */
+  double want = r->all_matched_ms + (double)r->ttl * 1000.0 + 1000.0;
+  cr_assert(r->resolvers_follow_ms > want - 0.01,
+            "resolvers_follow_ms %f, all + TTL + 1 s = %f",
+            r->resolvers_follow_ms, want);
   cr_assert(r->resolvers_follow_ms < 300000.0, "the 5-minute promise: %f",
             r->resolvers_follow_ms);
 }

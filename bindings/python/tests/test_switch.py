@@ -26,8 +26,10 @@ class SwitchTest(EngineCase):
         self.assertEqual(result.error_name, "FO_OK")
         self.assertGreaterEqual(result.published_ms, 0)
         self.assertGreaterEqual(result.all_matched_ms, result.published_ms)
-        self.assertAlmostEqual(report.resolvers_follow_ms,
-                               report.all_matched_ms + 60000, delta=1)
+        # all matched + TTL + 1 s of resolver rounding, or more when an
+        # earlier version or an NXDOMAIN may still sit in caches.
+        self.assertGreaterEqual(report.resolvers_follow_ms,
+                                report.all_matched_ms + 61000 - 1)
         self.assertEqual(group.state, "serving")
         self.assertEqual(group.active_slot, "backup")
         self.assertEqual(await self.answer(group.address),
