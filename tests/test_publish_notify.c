@@ -287,3 +287,117 @@ Test(publish_notify, options_and_status_are_checked) {
   fo_registry_free(reg);
   fo_tsig_key_free(k);
 }
+
+/* ---- switchovers over mixed secondaries ------------------------------------ */
+
+typedef struct sw_done {
+  int done;
+  fo_switchover_report r;
+  double server_ms[3];
+  size_t servers;
+} sw_done;
+
+static void on_sw(const fo_switchover_report *r, void *userdata) {
+  sw_done *d = userdata;
+  d->r = *r;
+  d->servers = r->servers;
+  for (size_t i = 0; i < r->servers && i < 3; i++)
+    d->server_ms[i] = fo_switchover_report_server(r, i)->all_matched_ms;
+  d->done = 1;
+}
+
+/* A verifier asking the primary and both secondaries. */
+static fo_verifier *all_servers(env *e) {
+  const char *servers[3] = {e->primary.addr4, e->knot2.addr4, e->bind2.addr4};
+  fo_verifier_options vo = FO_VERIFIER_OPTIONS_INIT;
+  fo_verifier *v;
+  vo.servers = servers;
+  vo.server_count = 3;
+  vo.max_in_flight = 1000;
+  FT_OK(fo_verifier_new(&v, &e->loop, &vo));
+  return v;
+}
+
+static sw_done run_switchover(env *e, fo_verifier *v, fo_group *single,
+                              fo_stack *lost, int ms) {
+  sw_done d;
+  watchdog wd;
+  memset(&d, 0, sizeof d);
+  if (single != NULL)
+    FT_OK(fo_switchover_group(NULL, e->pub, v, single, FO_SLOT_BACKUP,
+                              FT_SWOPTS(0, (uint32_t)ms), on_sw, &d));
+  else
+    FT_OK(fo_switchover_stack(NULL, e->pub, v, lost, FT_SWOPTS(0, (uint32_t)ms),
+                              on_sw, &d));
+  watchdog_start(&e->loop, &wd, (uint64_t)ms + 5000);
+  run_until(&e->loop, &wd, &d.done, 1);
+  uv_close((uv_handle_t *)&wd.t, NULL);
+  uv_run(&e->loop, UV_RUN_NOWAIT);
+  cr_assert(d.done, "no switchover report");
+  return d;
+}
+
+Test(publish_notify, bulk_switch_of_10000_groups_reaches_every_server) {
+  env e;
+  start(&e);
+  fo_verifier *v = all_servers(&e);
+  size_t n = 10000;
+  FT_OK(fo_registry_batch_begin(e.reg));
+  for (size_t i = 0; i < n; i++)
+    ft_group(e.reg, e.a, e.b);
+  FT_OK(fo_registry_batch_commit(e.reg));
+  cr_assert(both_in_step(&e, 0, 60000), "10,000 groups not on the secondaries");
+  double t0 = ft_dns_now_ms();
+  sw_done d = run_switchover(&e, v, NULL, e.a, 60000);
+  cr_log_info("10,000 groups: published %.0f ms, every server %.0f ms "
+              "(primary %.0f, knot %.0f, bind %.0f), wall %.0f ms",
+              d.r.published_ms, d.r.all_matched_ms, d.server_ms[0],
+              d.server_ms[1], d.server_ms[2], ft_dns_now_ms() - t0);
+  FT_OK(d.r.error);
+  cr_assert_eq(d.r.groups, n);
+  cr_assert_eq(d.r.failed, 0);
+  cr_assert_eq(d.servers, 3);
+  for (int i = 0; i < 3; i++)
+    cr_assert(d.server_ms[i] >= 0 && d.server_ms[i] <= d.r.all_matched_ms + 0.01,
+              "server %d: %.1f ms", i, d.server_ms[i]);
+  int closed = 0;
+  fo_verifier_close(v, count_cb, &closed);
+  stop(&e);
+}
+
+Test(publish_notify, a_secondary_down_during_a_switchover_is_named) {
+  env e;
+  start(&e);
+  fo_verifier *v = all_servers(&e);
+  fo_group *g = ft_group(e.reg, e.a, e.b);
+  cr_assert(both_in_step(&e, 0, 10000));
+  /* BIND down while the switch goes out; back 1.5 s later. */
+  cr_assert_eq(ft_dns_halt(&e.bind2), 0, "%s", e.bind2.error);
+  sw_done d;
+  memset(&d, 0, sizeof d);
+  FT_OK(fo_switchover_group(NULL, e.pub, v, g, FO_SLOT_BACKUP,
+                            FT_SWOPTS(0, 20000), on_sw, &d));
+  watchdog wd;
+  watchdog_start(&e.loop, &wd, 1500);
+  run_until(&e.loop, &wd, &wd.fired, 1);
+  uv_close((uv_handle_t *)&wd.t, NULL);
+  uv_run(&e.loop, UV_RUN_NOWAIT);
+  cr_assert(!d.done, "reported while a server was down");
+  cr_assert_eq(ft_dns_restart(&e.bind2, 10000), 0, "%s", e.bind2.error);
+  watchdog_start(&e.loop, &wd, 25000);
+  run_until(&e.loop, &wd, &d.done, 1);
+  uv_close((uv_handle_t *)&wd.t, NULL);
+  uv_run(&e.loop, UV_RUN_NOWAIT);
+  cr_assert(d.done, "no report after the secondary came back");
+  FT_OK(d.r.error);
+  cr_log_info("secondary down: primary %.0f ms, knot %.0f ms, bind %.0f ms",
+              d.server_ms[0], d.server_ms[1], d.server_ms[2]);
+  cr_assert_gt(d.server_ms[2], 1400.0, "the lagging server is the one that was down");
+  cr_assert_lt(d.server_ms[0], 1000.0);
+  cr_assert_lt(d.server_ms[1], 1000.0);
+  fo_secondary_status st = status_of(&e, 1);
+  cr_assert(st.in_step, "the BIND secondary is in step again");
+  int closed = 0;
+  fo_verifier_close(v, count_cb, &closed);
+  stop(&e);
+}
