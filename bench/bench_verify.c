@@ -18,9 +18,15 @@
  *            FO_VERIFY_MATCH.
  *   dnsperf  dnsperf -c 1 -q 100 -n 1 over the same N names (type A, one
  *            pass): its "Queries per second".
+ *   c-ares   (when built with c-ares, unless --no-cares) the bare c-ares +
+ *            libuv loop REAL-DNS.md describes: one uv_poll per socket, one
+ *            timer from ares_timeout(), ares_query() type A with 100 in
+ *            flight, refilled from the callback; it only counts replies (no
+ *            parsing, no comparison): the aim, not a goal.
  *
- * Both are repeated (--repeat, 3 by default), interleaved, and the medians
- * compared. The last line is machine-readable:
+ * All are repeated (--repeat, 5 by default), interleaved (verify, dnsperf,
+ * c-ares, verify, ...), and the medians compared. The last line is
+ * machine-readable:
  *
  *   verify: names=N qps=Q dnsperf_qps=D ratio=R
  *
@@ -31,13 +37,14 @@
  * when knotd or dnsperf is not installed.
  *
  * Usage: bench-verify [--names N] [--hosts H] [--in-flight K] [--repeat R]
- *                     [--window W] [--sweep] [--no-dnsperf]
+ *                     [--window W] [--sweep] [--no-dnsperf] [--no-cares]
  *
  *   --window W    submit at most W checks at a time (more from the callbacks)
  *                 instead of all N up front
  *   --sweep       first run the verifier once at each in-flight limit of
  *                 25, 50, 100, 200 and 400
  *   --no-dnsperf  verifier only (for profiling); dnsperf_qps=0 ratio=0.00
+ *   --no-cares    leave out the bare c-ares loop
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -53,10 +60,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef BENCH_HAVE_CARES
+#include <sys/select.h> /* fd_set, struct timeval for <ares.h> */
+#include <sys/time.h>
+#include <ares.h>
+#endif
+
 #define DEFAULT_NAMES 100000u
 #define DEFAULT_HOSTS 1000u
 #define DEFAULT_IN_FLIGHT 100u
-#define DEFAULT_REPEAT 3
+#define DEFAULT_REPEAT 5
 #define MAX_REPEAT 15
 #define EXIT_SKIP 77
 
@@ -375,17 +388,186 @@ static double run_dnsperf(const char *input, int port, unsigned in_flight,
   return qps;
 }
 
+/* ---- the bare c-ares + libuv loop ------------------------------------------ */
+
+#ifdef BENCH_HAVE_CARES
+typedef struct cpass cpass;
+
+typedef struct csock {
+  uv_poll_t poll;
+  ares_socket_t fd;
+  cpass *c;
+  struct csock *next;
+} csock;
+
+struct cpass {
+  uv_loop_t loop;
+  uv_timer_t timer;
+  ares_channel ch;
+  csock *socks;
+  const zone_names *z;
+  size_t next, done, ok;
+  double t1;
+};
+
+static void c_arm_timer(cpass *c);
+
+static void c_timer_cb(uv_timer_t *t) {
+  cpass *c = t->data;
+  ares_process_fd(c->ch, ARES_SOCKET_BAD, ARES_SOCKET_BAD);
+  c_arm_timer(c);
+}
+
+static void c_arm_timer(cpass *c) {
+  struct timeval tv, *tvp = ares_timeout(c->ch, NULL, &tv);
+  if (tvp == NULL) {
+    uv_timer_stop(&c->timer);
+    return;
+  }
+  uv_timer_start(&c->timer, c_timer_cb,
+                 (uint64_t)tvp->tv_sec * 1000u +
+                     ((uint64_t)tvp->tv_usec + 999u) / 1000u,
+                 0);
+}
+
+static void c_poll_cb(uv_poll_t *h, int status, int events) {
+  csock *s = h->data;
+  cpass *c = s->c;
+  ares_socket_t r = ARES_SOCKET_BAD, w = ARES_SOCKET_BAD;
+  if (status < 0) {
+    r = w = s->fd; /* c-ares must see the error itself */
+  } else {
+    if (events & UV_READABLE)
+      r = s->fd;
+    if (events & UV_WRITABLE)
+      w = s->fd;
+  }
+  ares_process_fd(c->ch, r, w);
+  c_arm_timer(c);
+}
+
+static void c_free_sock(uv_handle_t *h) { free(h->data); }
+
+static void c_sock_state(void *data, ares_socket_t fd, int readable,
+                         int writable) {
+  cpass *c = data;
+  csock **pp = &c->socks, *s;
+  while (*pp != NULL && (*pp)->fd != fd)
+    pp = &(*pp)->next;
+  s = *pp;
+  if (readable || writable) {
+    if (s == NULL) {
+      s = xmalloc(sizeof *s);
+      memset(s, 0, sizeof *s);
+      s->fd = fd;
+      s->c = c;
+      if (uv_poll_init_socket(&c->loop, &s->poll, fd) != 0)
+        fail("uv_poll_init_socket (c-ares)");
+      s->poll.data = s;
+      s->next = c->socks;
+      c->socks = s;
+    }
+    uv_poll_start(&s->poll,
+                  (readable ? UV_READABLE : 0) | (writable ? UV_WRITABLE : 0),
+                  c_poll_cb);
+  } else if (s != NULL) {
+    *pp = s->next;
+    uv_poll_stop(&s->poll);
+    uv_close((uv_handle_t *)&s->poll, c_free_sock);
+  }
+}
+
+static void c_submit(cpass *c);
+
+static void c_cb(void *arg, int status, int timeouts, unsigned char *abuf,
+                 int alen) {
+  cpass *c = arg;
+  (void)timeouts;
+  (void)abuf;
+  (void)alen;
+  if (status == ARES_EDESTRUCTION)
+    return;
+  c->done++;
+  if (status == ARES_SUCCESS)
+    c->ok++;
+  if (c->next < c->z->n)
+    c_submit(c);
+  if (c->done == c->z->n)
+    c->t1 = now();
+}
+
+static void c_submit(cpass *c) {
+  size_t i = c->next++;
+  ares_query(c->ch, c->z->name[i], 1 /* C_IN */, 1 /* T_A */, c_cb, c);
+}
+
+/* One pass of the bare loop: its queries per second. */
+static double run_cares(const zone_names *z, int port, unsigned in_flight) {
+  static int inited;
+  cpass c;
+  struct ares_options o;
+  char csv[64];
+  double t0;
+  if (!inited) {
+    if (ares_library_init(ARES_LIB_INIT_ALL) != ARES_SUCCESS)
+      fail("ares_library_init");
+    inited = 1;
+  }
+  memset(&c, 0, sizeof c);
+  memset(&o, 0, sizeof o);
+  c.z = z;
+  if (uv_loop_init(&c.loop) != 0 || uv_timer_init(&c.loop, &c.timer) != 0)
+    fail("uv_loop_init (c-ares)");
+  c.timer.data = &c;
+  o.timeout = 1000;
+  o.tries = 3;
+  o.sock_state_cb = c_sock_state;
+  o.sock_state_cb_data = &c;
+  if (ares_init_options(&c.ch, &o,
+                        ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES |
+                            ARES_OPT_SOCK_STATE_CB) != ARES_SUCCESS)
+    fail("ares_init_options");
+  snprintf(csv, sizeof csv, "127.0.0.1:%d", port);
+  if (ares_set_servers_ports_csv(c.ch, csv) != ARES_SUCCESS)
+    fail("ares_set_servers_ports_csv");
+  t0 = now();
+  while (c.next < z->n && c.next < in_flight)
+    c_submit(&c);
+  c_arm_timer(&c);
+  while (c.done < z->n)
+    uv_run(&c.loop, UV_RUN_ONCE);
+  ares_destroy(c.ch);
+  uv_close((uv_handle_t *)&c.timer, NULL);
+  uv_run(&c.loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&c.loop) != 0)
+    fail("c-ares loop: handles left open");
+  double qps = (double)z->n / (c.t1 - t0);
+  printf("c-ares   in_flight=%-4u names=%zu elapsed=%.3f s qps=%.0f "
+         "answered=%zu\n",
+         in_flight, z->n, c.t1 - t0, qps, c.ok);
+  if (c.ok != z->n)
+    fail("the bare c-ares loop did not get every answer");
+  fflush(stdout);
+  return qps;
+}
+#endif
+
 /* ---- main ----------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
   size_t nnames = DEFAULT_NAMES, nhosts = DEFAULT_HOSTS, window = 0;
   unsigned in_flight = DEFAULT_IN_FLIGHT;
   int repeat = DEFAULT_REPEAT, sweep = 0, dnsperf = 1, r;
+#ifdef BENCH_HAVE_CARES
+  int cares = 1;
+#else
+  int cares = 0;
+#endif
   zone_names z;
   ft_dns_config cfg = FT_DNS_CONFIG_INIT;
   ft_dns_server srv;
   char *text, input[700];
-  double t0, t1, vq[MAX_REPEAT], dq[MAX_REPEAT], q, d;
+  double t0, t1, vq[MAX_REPEAT], dq[MAX_REPEAT], cq[MAX_REPEAT], q, d, c;
   unsigned long long bad = 0;
 
   for (int a = 1; a < argc; a++) {
@@ -403,10 +585,13 @@ int main(int argc, char **argv) {
       sweep = 1;
     else if (strcmp(argv[a], "--no-dnsperf") == 0)
       dnsperf = 0; /* for profiling the verifier alone */
+    else if (strcmp(argv[a], "--no-cares") == 0)
+      cares = 0;
     else {
       fprintf(stderr,
               "usage: %s [--names N] [--hosts H] [--in-flight K] "
-              "[--repeat R] [--window W] [--sweep] [--no-dnsperf]\n",
+              "[--repeat R] [--window W] [--sweep] [--no-dnsperf] "
+              "[--no-cares]\n",
               argv[0]);
       return 2;
     }
@@ -456,16 +641,34 @@ int main(int argc, char **argv) {
     bad += v.non_match;
     vq[r] = v.qps;
     dq[r] = dnsperf ? run_dnsperf(input, srv.port, in_flight, z.n) : 0;
+#ifdef BENCH_HAVE_CARES
+    cq[r] = cares ? run_cares(&z, srv.port, in_flight) : 0;
+#else
+    cq[r] = 0;
+#endif
   }
 
   ft_dns_stop(&srv);
 
   q = median(vq, repeat);
   d = median(dq, repeat);
+  c = median(cq, repeat);
   if (dnsperf)
-    printf("median   verify=%.0f qps dnsperf=%.0f qps: goal verify >= "
-           "dnsperf: %s\n",
-           q, d, q >= GOAL_RATIO * d ? "PASS" : "MISS");
+    printf("median   of %d interleaved passes: verify=%.0f qps dnsperf=%.0f "
+           "qps: goal verify >= dnsperf: %s\n",
+           repeat, q, d, q >= GOAL_RATIO * d ? "PASS" : "MISS");
+  if (cares)
+    printf("median   c-ares=%.0f qps (%.2fx dnsperf): verify/c-ares=%.2f "
+           "(the aim: 1.00)\n",
+           c, d > 0 ? c / d : 0.0, c > 0 ? q / c : 0.0);
+  if (repeat > 1) {
+    printf("spread   verify %.0f-%.0f", vq[0], vq[repeat - 1]);
+    if (dnsperf)
+      printf(", dnsperf %.0f-%.0f", dq[0], dq[repeat - 1]);
+    if (cares)
+      printf(", c-ares %.0f-%.0f", cq[0], cq[repeat - 1]);
+    printf(" qps\n");
+  }
   if (bad != 0)
     fprintf(stderr, "bench-verify: FAILED: %llu results were not a match\n",
             bad);
