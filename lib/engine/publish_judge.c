@@ -7,9 +7,12 @@
 
 #include "wire.h"
 
-/* The stop code of an error RCODE: each has its own (header: publish.h). */
-static int rcode_stop(unsigned rcode) {
+int fo__rcode_error(unsigned rcode) {
   switch (rcode) {
+  case FO__RCODE_NOERROR:
+    return 0;
+  case FO__RCODE_SERVFAIL:
+    return FO_ESERVFAIL;
   case FO__RCODE_FORMERR:
     return FO_EFORMERR;
   case FO__RCODE_NOTIMP:
@@ -57,6 +60,6 @@ int fo__publish_judge(const fo__tsig_key *key, const uint8_t *mac,
   if (rcode == FO__RCODE_NOTAUTH &&
       (tsig_error = fo__tsig_error_of(abuf, alen)) != 0)
     return tsig_error;
-  return rcode_stop(rcode);
+  return fo__rcode_error(rcode);
 }
 

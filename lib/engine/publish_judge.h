@@ -14,6 +14,11 @@
  * does not verify, and one code per error RCODE (see <failover/publish.h>).
  * `status` is the transport's (0 with the reply); `now` in seconds.
  */
+/* The code of an error RCODE (publish.h lists them; SERVFAIL is
+ * FO_ESERVFAIL), 0 for NOERROR. For every reply the publisher judges,
+ * NOTIFY answers included. */
+int fo__rcode_error(unsigned rcode);
+
 int fo__publish_judge(const fo__tsig_key *key, const uint8_t *mac,
                       size_t mac_len, int status, const unsigned char *abuf,
                       size_t alen, uint64_t now);

@@ -9,6 +9,7 @@
 #include "publish_notify.h"
 
 #include "alloc.h"
+#include "publish_judge.h"
 #include "random.h"
 #include "wire.h"
 
@@ -77,28 +78,9 @@ static double ms_between(uint64_t from_ns, uint64_t to_ns) {
 
 /* The error of a reply's RCODE (0 for NOERROR). */
 static int rcode_error(const unsigned char *reply, size_t len) {
-  unsigned rcode;
   if (len < FO__DNS_HEADER_LEN)
     return FO_EMALFORMED;
-  rcode = reply[3] & 0x0fu;
-  switch (rcode) {
-  case FO__RCODE_NOERROR:
-    return 0;
-  case FO__RCODE_FORMERR:
-    return FO_EFORMERR;
-  case FO__RCODE_SERVFAIL:
-    return FO_ESERVFAIL;
-  case FO__RCODE_NOTIMP:
-    return FO_ENOTIMP;
-  case FO__RCODE_REFUSED:
-    return FO_EREFUSED;
-  case FO__RCODE_NOTAUTH:
-    return FO_ENOTAUTH;
-  case FO__RCODE_NOTZONE:
-    return FO_ENOTZONE;
-  default:
-    return FO_ERCODE;
-  }
+  return fo__rcode_error(reply[3] & 0x0fu);
 }
 
 /* Send an SOA query for the zone on `x`. */

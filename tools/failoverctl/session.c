@@ -130,20 +130,6 @@ int session_result(session *s, int rc, const char *what, fo_group *group) {
 
 /* ---- a group as JSON ------------------------------------------------------ */
 
-static const char *state_name(fo_state st) {
-  switch (st) {
-  case FO_GROUP_RESERVED:
-    return "reserved";
-  case FO_GROUP_SERVING:
-    return "serving";
-  case FO_GROUP_SWITCHING:
-    return "switching";
-  case FO_GROUP_DELETED:
-    return "deleted";
-  }
-  return "unknown";
-}
-
 void js_group(const char *key, fo_group *g) {
   char addr[FO_NAME_BUFSIZE], text[1024];
   fo_stack *p = NULL, *b = NULL;
@@ -158,7 +144,7 @@ void js_group(const char *key, fo_group *g) {
   fo_group_ttl(g, &ttl);
   js_begin_obj(key);
   js_str("address", addr);
-  js_str("state", state_name(st));
+  js_str("state", fo_state_name(st));
   if ((p || b) && fo_group_active_slot(g, &active) == 0)
     js_str("active", slot_name(active));
   else
