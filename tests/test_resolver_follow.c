@@ -186,7 +186,7 @@ Test(resolver_follow, unbound_follows_within_the_reported_bound) {
       RUNNING_ON_VALGRIND || ft_under_valgrind() ? ROUNDS_SLOW : ROUNDS_MAX;
   int lowered_rounds = 0, new_name_rounds = 0;
   fo_group *g = NULL;
-  char name[FO_NAME_BUFSIZE], got[256], want[300];
+  char name[FO_NAME_BUFSIZE], got[512], want[300];
   for (int round = 0; round < rounds; round++) {
     int new_name = round % 6 == 0;
     int lowered = !new_name && round % 2 == 1;
