@@ -276,6 +276,9 @@ typedef struct fo_publish_watch fo_publish_watch;
  *   FO_ECANCELED  fo_publish_watch_cancel() or fo_publisher_close(), from
  *                 inside that call; `generation` is the one watched.
  * Otherwise it fires from the loop: never inside fo_publisher_watch(),
+ * (the very first confirmations of a publisher wait until the zone's SOA
+ * was read, at most 500 ms, so that fo_publisher_group_status() in the
+ * callback knows the zone's negative TTL),
  * the transport or a change callback. It may call anything, the
  * publisher's functions included (fo_publisher_close() too).
  */

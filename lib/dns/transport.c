@@ -769,6 +769,9 @@ static void conn_connected(dnsx_conn *c, int status) {
     return;
   }
   c->state = C_OPEN;
+#ifdef TCP_QUICKACK /* Linux: ACK each reply at once (knotd writes replies one by one without TCP_NODELAY: each would wait ~40 ms for our delayed ACK) */
+  (void)setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &(int){1}, sizeof(int));
+#endif
   conn_frame_all(c);
   conn_write(c);
 }
@@ -841,6 +844,9 @@ static int conn_read(dnsx_conn *c, size_t max_reads) {
     }
     n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
     if (n > 0) {
+#ifdef TCP_QUICKACK /* Linux clears it: re-armed after every read */
+      (void)setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &(int){1}, sizeof(int));
+#endif
       c->in_len += (size_t)n;
       if (conn_frames(c) != 0)
         return -1;

@@ -333,16 +333,21 @@ static void reply_cb(int status, int detail, const unsigned char *abuf,
 
 /* Published groups: the watches, then the user. The list is read as it
  * stands: callbacks may change the registry, which queues more work and
- * more notifications. */
-static void notify_published(fo_publisher *pub) {
+ * more notifications. While `watches` is 0 (the zone's SOA not read yet)
+ * the watches are left for later (watch_backlog). */
+static void notify_published(fo_publisher *pub, int watches) {
   uint32_t n = fo__pubq_notify_count(&pub->q), k;
   for (k = 0; k < n && !pub->closing; k++) {
     uint32_t i = fo__pubq_notify_at(&pub->q, k);
     if (pub->q.recs[i].group == NULL)
       continue;
     if (pub->q.recs[i].watches != NULL) {
-      fo__pubwatch_confirmed(pub, i);
-      fo__pubwatch_fire(pub);
+      if (watches) {
+        fo__pubwatch_confirmed(pub, i);
+        fo__pubwatch_fire(pub);
+      } else {
+        pub->watch_backlog = 1;
+      }
     }
     /* The callbacks may have grown the record array: index again. */
     if (pub->on_published && !pub->closing)
@@ -353,8 +358,19 @@ static void notify_published(fo_publisher *pub) {
     fo__pubq_notify_drop(&pub->q, n);
 }
 
+/* The watches left while the zone's SOA was read: every record's, once. */
+static void confirm_backlog(fo_publisher *pub) {
+  uint32_t i;
+  pub->watch_backlog = 0;
+  for (i = 0; i < pub->q.nrecs && !pub->closing; i++)
+    if (pub->q.recs[i].watches != NULL)
+      fo__pubwatch_confirmed(pub, i);
+  fo__pubwatch_fire(pub);
+}
+
 static void kick_cb(uv_timer_t *t) {
   fo_publisher *pub = t->data;
+  int holding;
   pub->kick_armed = 0;
 
   /* A failed store commit left memory ahead of the store: DNS must never
@@ -369,7 +385,17 @@ static void kick_cb(uv_timer_t *t) {
     return;
   }
 
-  notify_published(pub);
+  /* Watches of the first confirmations wait (briefly) for the zone's SOA,
+   * so that a watcher reading the status gets the zone's negative TTL;
+   * on_published does not wait. (Looked at again in a millisecond: a
+   * timer re-armed at 0 from its own callback would keep libuv in its
+   * timer phase, and the SOA's answer unread.) */
+  holding = !fo__notify_facts_settled(pub->notify, uv_hrtime());
+  if (holding)
+    arm_kick_in(pub, 1);
+  notify_published(pub, !holding);
+  if (!holding && pub->watch_backlog)
+    confirm_backlog(pub);
   if (pub->error_pending && !pub->closing) {
     pub->error_pending = 0;
     fo__pubwatch_fail_all(pub, pub->error);
@@ -382,7 +408,8 @@ static void kick_cb(uv_timer_t *t) {
     if (pub->error)
       fo__pubwatch_fail_all(pub, pub->error);
   }
-  fo__pubwatch_fire(pub); /* those decided since (already confirmed) */
+  if (!holding)
+    fo__pubwatch_fire(pub); /* those decided since (already confirmed) */
   if (pub->closing || pub->error)
     return;
   if (pub->resume_ns > uv_hrtime()) {
@@ -397,7 +424,7 @@ static void kick_cb(uv_timer_t *t) {
       break;
   if (!pub->error && pub->resume_ns > uv_hrtime() && !fo__pubq_empty(&pub->q))
     arm_kick_in(pub, (pub->resume_ns - uv_hrtime()) / 1000000u + 1);
-  if (fo__pubq_notify_count(&pub->q) > 0 || pub->due != NULL)
+  if (!holding && (fo__pubq_notify_count(&pub->q) > 0 || pub->due != NULL))
     fo__pub_arm_kick(pub);
 }
 

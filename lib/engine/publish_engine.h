@@ -52,6 +52,7 @@ struct fo_publisher {
   fo_publish_watch *due, *due_tail;
   uint64_t due_seq;   /* watches decided so far */
   size_t watching;    /* on records' lists, not yet decided */
+  int watch_backlog;  /* confirmations whose watches wait for the SOA */
 
   int error;         /* stopped on this */
   int error_pending; /* on_error and watchers not yet told */

@@ -24,6 +24,7 @@
 #define QUERY_CAP 512
 #define SERVER_LABEL_MAX 64
 #define FACTS_TRIES 5
+#define FACTS_WAIT_MS 500u
 
 typedef struct fo__secondary {
   fo__notify *n;
@@ -56,6 +57,7 @@ struct fo__notify {
   uint32_t negative_ttl_ms;/* the zone's, 0 while unknown */
   int facts_tries;         /* SOA reads for it so far */
   int facts_in_flight;
+  uint64_t facts_asked_ns; /* the first read, 0 before */
   int primary_in_flight;
   int primary_again;
   size_t count;
@@ -210,7 +212,7 @@ static void facts_cb(int status, int detail, const unsigned char *reply,
     n->negative_ttl_ms = s > UINT32_MAX / 1000u ? UINT32_MAX : s * 1000u;
     if (n->negative_ttl_ms == 0)
       n->negative_ttl_ms = 1; /* known, and (next to) nothing */
-  } else if (++n->facts_tries < FACTS_TRIES &&
+    } else if (++n->facts_tries < FACTS_TRIES &&
              ask_soa(n, n->primary, facts_cb, n) == 0) {
     n->facts_in_flight = 1;
   }
@@ -256,8 +258,11 @@ void fo__notify_confirmed(fo__notify *n) {
   /* The zone's negative TTL, read once something was published (not at
    * start: a publisher that never publishes sends nothing). */
   if (n->negative_ttl_ms == 0 && !n->facts_in_flight &&
-      n->facts_tries < FACTS_TRIES && ask_soa(n, n->primary, facts_cb, n) == 0)
+      n->facts_tries < FACTS_TRIES && ask_soa(n, n->primary, facts_cb, n) == 0) {
     n->facts_in_flight = 1;
+    if (n->facts_asked_ns == 0)
+      n->facts_asked_ns = uv_hrtime();
+  }
   if (n->count == 0)
     return;
   if (n->pending_ns == 0)
@@ -391,6 +396,12 @@ size_t fo__notify_count(const fo__notify *n) { return n ? n->count : 0; }
 
 uint32_t fo__notify_negative_ttl_ms(const fo__notify *n) {
   return n ? n->negative_ttl_ms : 0;
+}
+
+int fo__notify_facts_settled(const fo__notify *n, uint64_t now_ns) {
+  return n == NULL || n->negative_ttl_ms != 0 || n->facts_asked_ns == 0 ||
+         !n->facts_in_flight ||
+         now_ns - n->facts_asked_ns > (uint64_t)FACTS_WAIT_MS * 1000000u;
 }
 
 void fo__notify_status(const fo__notify *n, size_t i,

@@ -33,6 +33,11 @@ size_t fo__notify_count(const fo__notify *n);
 /* The zone's negative-caching TTL in ms (min of the SOA's TTL and
  * MINIMUM), or 0 while not known. */
 uint32_t fo__notify_negative_ttl_ms(const fo__notify *n);
+/* Whether confirmations may be reported: the SOA read that the first one
+ * started has answered, failed for good, or taken longer than a short
+ * wait. Holding the first report back that long keeps a status read in
+ * a watch callback from seeing the zone's negative TTL unknown. */
+int fo__notify_facts_settled(const fo__notify *n, uint64_t now_ns);
 /* Fill `out` (current version) for secondary `i`. */
 void fo__notify_status(const fo__notify *n, size_t i,
                        fo_secondary_status *out);

@@ -146,7 +146,7 @@ static double follow_bound(const fo__switch_item *it) {
 static void finish(fo_switchover *op) {
   fo__switch_report full;
   fo_switchover_report *r = &full.pub;
-  double now_ms = ms_since(op->t0), worst = 0;
+  double worst = 0, matched = 0;
   size_t k;
   if (op->reported)
     return;
@@ -162,6 +162,8 @@ static void finish(fo_switchover *op) {
     it->res.resolvers_follow_ms = follow_bound(it);
     if (it->res.resolvers_follow_ms > worst)
       worst = it->res.resolvers_follow_ms;
+    if (it->res.all_matched_ms > matched)
+      matched = it->res.all_matched_ms;
   }
   r->error = op->error;
   r->groups = op->count;
@@ -169,7 +171,9 @@ static void finish(fo_switchover *op) {
   r->ttl = op->ttl;
   r->published_ms = op->published == op->count ? op->published_ms : -1.0;
   r->first_match_ms = op->first_match_ms;
-  r->all_matched_ms = op->failed == 0 ? now_ms : -1.0;
+  /* When the last group was answered by the last server (not when the
+   * report is made: settling comes after). */
+  r->all_matched_ms = op->failed == 0 ? matched : -1.0;
   r->resolvers_follow_ms = op->failed == 0 ? worst : -1.0;
   r->servers = op->nservers;
   if (op->verifier != NULL)
