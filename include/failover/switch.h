@@ -126,8 +126,9 @@ FO_EXTERN int fo_switchover_options_init(fo_switchover_options *opts,
  * lists (primary and secondaries) until all answer the new target, then
  * settle. `opts` may be NULL (defaults). `*out` (may be NULL) receives a
  * handle for fo_switchover_cancel(), valid until `cb` has returned.
- * Closing the publisher or the verifier ends the switchover with
- * FO_ECANCELED.
+ * Closing the verifier ends every group not yet confirmed everywhere with
+ * FO_ECANCELED; closing the publisher ends those it has not confirmed
+ * yet (groups already confirmed go on being verified and settled).
  *
  * Returns 0 (the callback will come) or, with nothing changed: what
  * fo_group_switch() returned, FO_EINVAL, FO_EVERSION, FO_EFOREIGN (a group

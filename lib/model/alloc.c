@@ -64,14 +64,3 @@ char *fo__strdup(const fo_allocator *a, const char *s) {
     memcpy(p, s, n);
   return p;
 }
-
-int fo__options_init(void *opts, size_t size, unsigned int version,
-                     unsigned int supported) {
-  if (opts == NULL)
-    return FO_EINVAL;
-  if (version != supported)
-    return FO_EVERSION;
-  memset(opts, 0, size);
-  memcpy(opts, &version, sizeof(version));
-  return 0;
-}

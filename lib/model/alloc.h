@@ -18,9 +18,4 @@ void *fo__realloc_array(const fo_allocator *a, void *ptr, size_t count,
 void fo__free(const fo_allocator *a, void *ptr);
 char *fo__strdup(const fo_allocator *a, const char *s);
 
-/* The body of every fo_*_options_init(): options structs start with their
- * `unsigned int version`. Returns 0, FO_EINVAL, FO_EVERSION. */
-int fo__options_init(void *opts, size_t size, unsigned int version,
-                     unsigned int supported);
-
 #endif

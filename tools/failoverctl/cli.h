@@ -195,6 +195,9 @@ enum {
 
 int engines_open(engines *e, session *s, int mode);
 void engines_close(engines *e);
+/* 0 when `server` is a server the library accepts ("IP", "IP:port",
+ * "[v6]:port"), else its code. */
+int engines_check_server(const char *server);
 /* Run the loop until *flag becomes non-zero or the deadline passes.
  * Returns 0, or -1 on timeout. `progress` (may be NULL) runs every 100 ms. */
 int engines_run(engines *e, const int *flag, uint32_t deadline_ms,

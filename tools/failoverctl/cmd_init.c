@@ -13,29 +13,6 @@ static const char *const usage =
     "init --zone ZONE --server IP[:PORT] --key FILE [--verify @IP[:PORT] ...] "
     "[--ttl SECONDS]";
 
-static void count_closed(void *userdata) { (*(int *)userdata)++; }
-
-/* Servers are IP literals with an optional port: let a verifier parse them
- * (the library's own rules), then close it. */
-static int check_server(const char *server) {
-  uv_loop_t loop;
-  fo_verifier_options vo = FO_VERIFIER_OPTIONS_INIT;
-  fo_verifier *v = NULL;
-  int rc, closed = 0;
-  const char *list[1];
-  list[0] = server;
-  vo.servers = list;
-  vo.server_count = 1;
-  if (uv_loop_init(&loop) != 0)
-    return FO_EIO;
-  rc = fo_verifier_new(&v, &loop, &vo);
-  if (v != NULL)
-    fo_verifier_close(v, count_closed, &closed);
-  uv_run(&loop, UV_RUN_DEFAULT);
-  uv_loop_close(&loop);
-  return rc;
-}
-
 int cmd_init(session *s, int argc, char **argv) {
   static const char *const known[] = {"zone=", "server=", "key=", "verify=",
                                       "ttl=", NULL};
@@ -64,13 +41,13 @@ int cmd_init(session *s, int argc, char **argv) {
                   FO_TTL_MIN, FO_TTL_MAX);
     o.default_ttl = (uint32_t)v;
   }
-  if ((rc = check_server(server)) != 0)
+  if ((rc = engines_check_server(server)) != 0)
     return fail(s, EXIT_USAGE, rc, "bad --server %s: %s (an IP address, "
                 "optionally with :PORT)", server, fo_strerror(rc));
   n = args_all(&a, "verify", verify, 16);
   for (i = 0; i < n; i++) {
     const char *v = verify[i][0] == '@' ? verify[i] + 1 : verify[i];
-    if ((rc = check_server(v)) != 0)
+    if ((rc = engines_check_server(v)) != 0)
       return fail(s, EXIT_USAGE, rc, "bad --verify %s: %s", verify[i],
                   fo_strerror(rc));
     if (strlen(list) + strlen(v) + 2 > sizeof(list))

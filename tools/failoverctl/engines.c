@@ -55,6 +55,27 @@ static int take_lease(engines *e) {
   return rc;
 }
 
+/* Servers are IP literals with an optional port: let a verifier parse them
+ * (the library's own rules), then close it. */
+int engines_check_server(const char *server) {
+  uv_loop_t loop;
+  fo_verifier_options vo = FO_VERIFIER_OPTIONS_INIT;
+  fo_verifier *v = NULL;
+  int rc, closed = 0;
+  const char *list[1];
+  list[0] = server;
+  vo.servers = list;
+  vo.server_count = 1;
+  if (uv_loop_init(&loop) != 0)
+    return FO_EIO;
+  rc = fo_verifier_new(&v, &loop, &vo);
+  if (v != NULL)
+    fo_verifier_close(v, count_closed, &closed);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  return rc;
+}
+
 int engines_open(engines *e, session *s, int mode) {
   char primary[128], verify[FO_STORE_SETTING_VALUE_MAX + 1], keyfile[1024];
   fo_verifier_options vo = FO_VERIFIER_OPTIONS_INIT;
