@@ -339,6 +339,37 @@ Test(lease, crashed_holder_runs_out) {
   fo_store_close(sb);
 }
 
+/* A standby asks again just after the holder's lease runs out, not at its
+ * next third-of-a-ttl tick: with the keeper started half a second after
+ * the holder's last renewal, ticks every ttl / 3 would come 500 ms after
+ * the expiry. */
+Test(lease, waiting_keeper_asks_at_expiry) {
+  enum { TTL = 3000 };
+  fo_store *sa, *sb;
+  lk_stores(&sa, &sb);
+  fo_store_lease l;
+  double t0 = now_ms();
+  FT_OK(fo_store_lease_acquire(sa, "crashed", TTL, &l));
+  sleep_ms(500);
+  lk_env e;
+  lk_env_init(&e);
+  lk_rec rb;
+  lk_rec_init(&rb, &e, "agent-b");
+  lk_keeper(&e, &rb, sb, TTL);
+  lk_run_until(&e, pred_taken, &rb, 10000, "taking the lapsed lease");
+  double dt = rb.taken_at - t0;
+  cr_log_info("lapsed lease taken %.1f ms after the last renewal (ttl %d)",
+              dt, TTL);
+  cr_assert_geq(dt, TTL - 20.0, "taken %.1f ms after, before expiry", dt);
+  cr_assert_leq(dt, TTL + LK_SLACK_MS, "taken %.1f ms after", dt);
+  cr_assert_eq(rb.first_event, FO_LEASE_WAITING);
+  cr_assert_eq(rb.last.epoch, l.epoch + 1);
+  lk_close(&e, &rb);
+  lk_env_close(&e);
+  fo_store_close(sa);
+  fo_store_close(sb);
+}
+
 Test(lease, stalled_holder_loses_it) {
   /* Long enough that a slow run (valgrind) still renews in time before the
    * stall: a renewal late past its own expiry is a loss of its own. */

@@ -68,7 +68,8 @@
   XX(EPREREQ, -53, "update prerequisite not met (YXDOMAIN, YXRRSET, NXRRSET)") \
   XX(ENOTZONE, -54, "name outside the server's zone (NOTZONE)")            \
   XX(ERCODE, -55, "server answered with an RCODE this library does not know") \
-  XX(ENOTSUP, -56, "the store's backend does not support this")
+  XX(ENOTSUP, -56, "the store's backend does not support this")            \
+  XX(EFENCED, -57, "a newer leader holds the zone's fence: this one stopped")
 
 typedef enum fo_errno {
 #define FO__ERRNO_ENUM(name, num, msg) FO_##name = (num),

@@ -351,8 +351,11 @@ typedef void (*fo_lease_fn)(fo_lease_event event, const fo_store_lease *lease,
 
 /*
  * Keep trying to take, then renew, the store's publisher lease as `holder`
- * every ttl_ms / 3 on `loop`, reporting each outcome through `cb` (from
- * the loop; the first attempt runs at once). Exactly one process holds an
+ * on `loop`, reporting each outcome through `cb` (from the loop; the first
+ * attempt runs at once). A held lease is renewed every ttl_ms / 3; while
+ * another process holds it, the keeper asks again 20 ms after that lease's
+ * stored expiry (at most every ttl_ms / 3, at least 50 ms apart), so a
+ * standby takes over within about the holder's ttl after its last renewal. Exactly one process holds an
  * unexpired lease; epochs grow with every change of holder. A renewal that
  * comes after expiry is reported as LOST then TAKEN with the new epoch.
  * The store must outlive the keeper.

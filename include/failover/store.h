@@ -282,6 +282,61 @@ FO_EXTERN int fo_store_setting_put(fo_store *store, const char *name,
 FO_EXTERN int fo_store_sqlite_open(fo_store **out, const char *path,
                                    unsigned int flags);
 
+/* ---- the etcd backend ------------------------------------------------------ */
+
+/*
+ * Open (or with FO_STORE_CREATE, create) a store kept in an etcd v3 cluster,
+ * reached through its HTTP/JSON gateway (etcd 3.4: /v3/kv/range, /v3/kv/txn,
+ * /v3/lease/...). `url` is
+ *
+ *     etcd://HOST:PORT[,HOST:PORT...]/PREFIX
+ *
+ * (HOST an IPv4 literal, a name or a bracketed IPv6 literal; PREFIX 1..200
+ * characters of [A-Za-z0-9._/-], no "//"). Every key the store writes lies
+ * under "/PREFIX/", so several registries can share one cluster. A request
+ * goes to the endpoint that answered last; one that cannot be reached is
+ * skipped for the next, so losing a member of the cluster costs one
+ * connection attempt, not the store.
+ *
+ * How it maps the store's contract onto etcd:
+ *   - revisions: the store's own dense counter (key PREFIX/rev), moved by
+ *     exactly one per commit as the interface promises; etcd's cluster-wide
+ *     revision also moves for the write lock and the lease, so it cannot
+ *     be the registry's revision itself. Every row write is one etcd txn
+ *     that compares PREFIX/rev with the revision the registry has seen:
+ *     another writer's commit turns it into FO_ESTALE, as with SQLite;
+ *   - the write lock of `begin` is the key PREFIX/lock attached to an etcd
+ *     lease (10 s): a writer that dies holding it blocks others at most that
+ *     long, and a writer that was paused past it finds at commit that its
+ *     lock is gone: nothing is written and the commit returns FO_ESTALE
+ *     (its registry is poisoned, as after any failed commit: reopen it);
+ *   - rows are keys (PREFIX/stack/ID, PREFIX/group/SEQ, tombstones
+ *     included: no process ever draws a deleted address again), the log is
+ *     PREFIX/log/REVISION (the newest 100,000 entries are kept);
+ *   - the publisher lease is the key PREFIX/leader attached to an etcd
+ *     lease of ttl_ms rounded up to whole seconds (at least 2 s); etcd
+ *     deletes it when its holder stops renewing. The epoch (PREFIX/epoch)
+ *     grows by one with every new take;
+ *   - application settings are keys PREFIX/app/NAME.
+ *
+ * Blocking: every store call is synchronous and waits for etcd, each HTTP
+ * request at most 2 s (then the next endpoint is tried, each once). On
+ * loopback a mutating call costs three round trips (lock, txn, lock
+ * release folded into the txn) of about 1 ms each; a batch
+ * (fo_registry_batch_begin/commit) pays them once for all of its calls. A
+ * commit touches one key per changed row: etcd's own limits apply (run it
+ * with --max-txn-ops at least twice the largest batch of groups plus 8, and
+ * --max-request-bytes of 1 KiB per group in a batch; see
+ * docs/operating-several-agents.md). A txn etcd refuses is FO_ESTOREIO and
+ * changes nothing.
+ *
+ * Returns 0; FO_EINVAL (NULL, unknown flag, CREATE with READONLY, a bad
+ * url); FO_ENOSTORE (nothing under PREFIX without CREATE); FO_ESTOREIO (no
+ * endpoint answered); FO_ENOMEM.
+ */
+FO_EXTERN int fo_store_etcd_open(fo_store **out, const char *url,
+                                 unsigned int flags);
+
 /* ---- durable registries ----------------------------------------------------- */
 
 /*
