@@ -152,6 +152,101 @@ Test(update, bad_arguments) {
   cr_assert_eq(fo__update_finish(&u), 12 + 13 + 4);
 }
 
+/* ---- fencing: value-dependent and absent RRsets, TXT ---------------------- */
+
+#define F_WIRE 1, 'f', ZONE_WIRE
+
+/* The publisher's fence swap: TXT at f must be "1" (RRset exists, value
+ * dependent: class IN, TTL 0), then delete the TXT RRset and add "2". */
+static const uint8_t fence_expected[] = {
+    0xab, 0xcd, 0x28, 0x00, 0, 1, 0, 1, 0, 2, 0, 0, /* header */
+    ZONE_WIRE, 0, 6, 0, 1,                          /* zone SOA IN */
+    F_WIRE, 0, 16, 0, 1, 0, 0, 0, 0, 0, 2, 1, '1',  /* IN TXT "1" */
+    F_WIRE, 0, 16, 0, 255, 0, 0, 0, 0, 0, 0,        /* ANY TXT */
+    F_WIRE, 0, 16, 0, 1, 0, 0, 0, 0, 0, 2, 1, '2'}; /* add TXT "2" */
+
+Test(update, fence_swap_byte_exact) {
+  static const uint8_t one[] = {1, '1'};
+  uint8_t buf[256];
+  fo__update u;
+  size_t n;
+  FT_OK(fo__update_begin(&u, buf, sizeof buf, 0xabcd, "example.com"));
+  FT_OK(fo__update_prereq_rrset_value(&u, "f.example.com", FO__TYPE_TXT, one,
+                                      sizeof one));
+  FT_OK(fo__update_delete_rrset(&u, "f.example.com", FO__TYPE_TXT));
+  FT_OK(fo__update_add(&u, "f.example.com", FO__TYPE_TXT, 0, "2"));
+  n = fo__update_finish(&u);
+  cr_assert_eq(n, sizeof fence_expected);
+  cr_assert_eq(memcmp(buf, fence_expected, n), 0);
+}
+
+Test(update, rrset_absent_byte_exact) {
+  static const uint8_t want[] = {
+      0, 9, 0x28, 0x00, 0, 1, 0, 1, 0, 0, 0, 0, ZONE_WIRE, 0, 6, 0, 1,
+      F_WIRE, 0, 16, 0, 254, 0, 0, 0, 0, 0, 0}; /* NONE TXT, no RDATA */
+  uint8_t buf[128];
+  fo__update u;
+  FT_OK(fo__update_begin(&u, buf, sizeof buf, 9, "example.com"));
+  FT_OK(fo__update_prereq_rrset_absent(&u, "f.example.com", FO__TYPE_TXT));
+  cr_assert_eq(fo__update_finish(&u), sizeof want);
+  cr_assert_eq(memcmp(buf, want, sizeof want), 0);
+}
+
+/* The prerequisite is written once, before the batch: a rollback to a mark
+ * taken after it keeps it, and no prerequisite comes after an update. */
+Test(update, prereq_survives_rollback) {
+  static const uint8_t e[] = {2, '4', '2'};
+  uint8_t buf[160];
+  fo__update u;
+  fo__update_mark m;
+  size_t len;
+  int rc = 0, i;
+  FT_OK(fo__update_begin(&u, buf, sizeof buf, 1, "example.com"));
+  FT_OK(fo__update_prereq_rrset_value(&u, "f.example.com", FO__TYPE_TXT, e,
+                                      sizeof e));
+  len = u.len;
+  m = fo__update_mark_get(&u);
+  for (i = 0; i < 20 && rc == 0; i++)
+    rc = fo__update_add(&u, "host.example.com", FO__TYPE_A, 60, "192.0.2.7");
+  FT_RC(rc, FO_ENOSPC);
+  fo__update_rollback(&u, m);
+  cr_assert_eq(u.len, len);
+  cr_assert_eq(u.prereqs, 1);
+  cr_assert_eq(u.updates, 0);
+  FT_OK(fo__update_delete_name(&u, "host.example.com"));
+  FT_RC(fo__update_prereq_rrset_value(&u, "f.example.com", FO__TYPE_TXT, e,
+                                      sizeof e),
+        FO_EINVAL);
+  FT_RC(fo__update_prereq_rrset_absent(&u, "f.example.com", FO__TYPE_TXT),
+        FO_EINVAL);
+  cr_assert_eq(fo__update_finish(&u), len + 18 + 10);
+  cr_assert_eq(buf[7], 1); /* PRCOUNT */
+  cr_assert_eq(buf[9], 1); /* UPCOUNT */
+}
+
+Test(update, txt_bounds) {
+  char text[300];
+  uint8_t buf[700];
+  fo__update u;
+  FT_OK(fo__update_begin(&u, buf, sizeof buf, 1, "example.com"));
+  memset(text, 'x', sizeof text);
+  text[256] = '\0';
+  FT_RC(fo__update_add(&u, "t.example.com", FO__TYPE_TXT, 0, text),
+        FO_ERANGE);
+  text[255] = '\0';
+  FT_OK(fo__update_add(&u, "t.example.com", FO__TYPE_TXT, 0, text));
+  FT_OK(fo__update_add(&u, "t.example.com", FO__TYPE_TXT, 0, ""));
+  cr_assert_eq(u.updates, 2);
+  /* rdlength 256 (length octet + 255), then the empty string's 1 */
+  cr_assert_eq(buf[12 + 13 + 4 + 15 + 8], 1);
+  cr_assert_eq(buf[12 + 13 + 4 + 15 + 9], 0);
+  FT_RC(fo__update_prereq_rrset_value(&u, NULL, FO__TYPE_TXT, NULL, 0),
+        FO_EINVAL);
+  FT_RC(fo__update_prereq_rrset_value(NULL, "t.example.com", FO__TYPE_TXT,
+                                      NULL, 0),
+        FO_EINVAL);
+}
+
 /* ---- fo__dns_each_rr ----------------------------------------------------- */
 
 typedef struct seen {

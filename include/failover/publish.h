@@ -10,7 +10,39 @@
  * Secondaries follow the primary by NOTIFY/IXFR.
  *
  * It only ever touches names it owns: the addresses of the registry's
- * groups, live or deleted. Every other name of the zone is left alone.
+ * groups, live or deleted, and, when fenced (below), the fence's TXT.
+ * Every other name of the zone is left alone.
+ *
+ * Fencing (options version 3, fence_epoch E > 0): the zone itself refuses
+ * the UPDATEs of a leader that was deposed or paused. The fence is a TXT
+ * record at fence_name (default "_failover-epoch.<zone>") holding the
+ * current leader's epoch in decimal, TTL 0; operators see it with
+ * `dig TXT _failover-epoch.<zone> @primary`. Before anything else the
+ * publisher reads it (a query signed with the key):
+ *   - an epoch above E: a newer leader exists; it stops with FO_EFENCED
+ *     without sending anything;
+ *   - E: claimed;
+ *   - none, an older epoch, or anything else: it swaps it in one UPDATE,
+ *     compare-and-swap style (prerequisite: the TXT RRset is exactly what
+ *     was read, or does not exist; then the TXT RRset is deleted and "E"
+ *     added). When that prerequisite fails (another publisher swapped it
+ *     in between) it reads again, up to 5 times in a row, then stops with
+ *     FO_EPREREQ (resumable).
+ * Group changes wait in the queue until the claim is confirmed. Then
+ * every UPDATE it sends (changes, reconcile's repairs, re-sends after an
+ * unknown outcome) carries the prerequisite "the fence TXT is exactly E":
+ * once a publisher with a higher epoch has claimed the fence, the server
+ * refuses (NXRRSET) and nothing of that UPDATE is applied. Such a refusal,
+ * signed with the key, stops the publisher at once with FO_EFENCED (an
+ * unsigned one is a refusal like any other: believed on the third); every
+ * pending change is kept, but a fenced publisher is finished:
+ * fo_publisher_resume() returns FO_EFENCED; close it. Queries (probes,
+ * the reconcile's AXFR, the SOA) carry no prerequisite. Epochs come from
+ * the caller (the store's lease epoch, say) and must grow with every new
+ * leader; two publishers with the same epoch are not fenced from each
+ * other. Deleting the TXT by hand lets any epoch claim again. The key
+ * must be allowed to update the fence's name (any name of the zone, with
+ * the usual Knot and BIND update ACLs).
  *
  * Failures: timeouts, SERVFAIL and transport errors are retried with
  * exponential backoff and jitter. When the outcome of an UPDATE is unknown
@@ -105,8 +137,9 @@ typedef void (*fo_published_fn)(fo_group *group, uint64_t generation,
 typedef void (*fo_publish_error_fn)(int error, void *userdata);
 
 /* Version 2 added the secondaries (a version-1 struct still works: it
- * publishes to the primary only). */
-#define FO_PUBLISHER_OPTIONS_VERSION 2
+ * publishes to the primary only); version 3 the fence (versions 1 and 2
+ * are not fenced). */
+#define FO_PUBLISHER_OPTIONS_VERSION 3
 
 /* Secondaries one publisher keeps in step, at most. */
 #define FO_PUBLISHER_SECONDARIES_MAX 16
@@ -151,11 +184,22 @@ typedef struct fo_publisher_options {
    * is missing; a primary that applies a message later still could apply
    * it after a newer one. Version 1 callers get the default. */
   uint32_t tcp_wait_ms;
+  /* ---- version 3 ----
+   * The leader's epoch for fencing (see the top of this header); 0, the
+   * default, is no fencing: no fence is read, written or required. */
+  uint64_t fence_epoch;
+  /* The fence's name (copied): NULL selects "_failover-epoch" in the
+   * registry's zone; a relative name ("fence", "_epoch.ops") is taken in
+   * the zone, a name ending in the zone as is. Labels of letters, digits,
+   * '-' and '_'. A name outside the zone ("x.example.org.") or malformed
+   * is FO_EBADNAME (FO_ENAMETOOLONG when too long); the apex, a group
+   * address's form, or a name with fence_epoch 0 is FO_EINVAL. */
+  const char *fence_name;
 } fo_publisher_options;
 
 #define FO_PUBLISHER_OPTIONS_INIT                                              \
   { FO_PUBLISHER_OPTIONS_VERSION, NULL, NULL, 0, 0, 0, 0, 0,                 \
-    NULL, NULL, NULL, NULL, NULL, 0, NULL, 0 }
+    NULL, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, NULL }
 
 /* Zero `opts` as far as `version`'s struct reaches (nothing past it) and
  * set its version. Returns 0, FO_EINVAL (NULL), FO_EVERSION (unknown). */
@@ -174,7 +218,8 @@ FO_EXTERN int fo_publisher_options_init(fo_publisher_options *opts,
  * fo_publisher_publish_all().
  *
  * Returns 0, FO_EINVAL, FO_EVERSION, FO_EBADADDR (server), FO_ERANGE,
- * FO_EBUSY (called from a change callback), FO_ENOMEM, FO_EIO.
+ * FO_EBADNAME / FO_ENAMETOOLONG (fence_name), FO_EBUSY (called from a
+ * change callback), FO_ENOMEM, FO_EIO.
  */
 FO_EXTERN int fo_publisher_new(fo_publisher **out, uv_loop_t *loop,
                                fo_registry *reg,
@@ -251,8 +296,10 @@ FO_EXTERN int fo_publisher_error(const fo_publisher *pub);
  * FO_ENOMEM. */
 FO_EXTERN int fo_publisher_set_key(fo_publisher *pub, const fo_tsig_key *key);
 
-/* Resume after a stop: everything pending is sent again. Returns 0,
- * FO_EINVAL, FO_ECLOSING. */
+/* Resume after a stop: everything pending is sent again (a fenced
+ * publisher claims the fence again first unless it held it). A publisher
+ * stopped with FO_EFENCED stays stopped: a newer leader owns the zone;
+ * close it. Returns 0, FO_EINVAL, FO_ECLOSING, FO_EFENCED. */
 FO_EXTERN int fo_publisher_resume(fo_publisher *pub);
 
 /* ---- watches ------------------------------------------------------------- */

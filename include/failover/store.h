@@ -302,27 +302,39 @@ FO_EXTERN int fo_store_sqlite_open(fo_store **out, const char *path,
  *   - revisions: the store's own dense counter (key PREFIX/rev), moved by
  *     exactly one per commit as the interface promises; etcd's cluster-wide
  *     revision also moves for the write lock and the lease, so it cannot
- *     be the registry's revision itself. Every row write is one etcd txn
+ *     be the registry's revision itself. An open with FO_STORE_CREATE
+ *     writes PREFIX/rev = 0 (and nothing else) when it is missing, as the
+ *     SQLite backend writes its schema; the registry's settings come with
+ *     the first commit. Every row write is one etcd txn
  *     that compares PREFIX/rev with the revision the registry has seen:
  *     another writer's commit turns it into FO_ESTALE, as with SQLite;
  *   - the write lock of `begin` is the key PREFIX/lock attached to an etcd
- *     lease (10 s): a writer that dies holding it blocks others at most that
- *     long, and a writer that was paused past it finds at commit that its
- *     lock is gone: nothing is written and the commit returns FO_ESTALE
- *     (its registry is poisoned, as after any failed commit: reopen it);
- *   - rows are keys (PREFIX/stack/ID, PREFIX/group/SEQ, tombstones
- *     included: no process ever draws a deleted address again), the log is
- *     PREFIX/log/REVISION (the newest 100,000 entries are kept);
+ *     lease (10 s; one per store object, kept alive by later begins): a
+ *     writer that dies holding it blocks others at most that long (another
+ *     begin waits up to 5 s, then FO_ELOCKED), and a writer that was paused
+ *     past it finds at commit that its lock is gone: nothing is written and
+ *     the commit returns FO_ESTALE (its registry is poisoned, as after any
+ *     failed commit: reopen it);
+ *   - rows are keys (PREFIX/settings, PREFIX/counters, PREFIX/stack/ID,
+ *     PREFIX/group/SEQ, tombstones included: no process ever draws a
+ *     deleted address again), the log is PREFIX/log/REVISION (the newest
+ *     100,000 entries are kept); a load reads them all from one etcd
+ *     revision;
  *   - the publisher lease is the key PREFIX/leader attached to an etcd
  *     lease of ttl_ms rounded up to whole seconds (at least 2 s); etcd
- *     deletes it when its holder stops renewing. The epoch (PREFIX/epoch)
- *     grows by one with every new take;
+ *     deletes it when its holder stops renewing. The epoch (PREFIX/epoch,
+ *     with the name of the last holder) grows by one with every new take;
+ *     `expires_ms` is the holder's clock at its last take or renewal plus
+ *     that whole-second ttl (0 once etcd deleted the key);
  *   - application settings are keys PREFIX/app/NAME.
  *
  * Blocking: every store call is synchronous and waits for etcd, each HTTP
- * request at most 2 s (then the next endpoint is tried, each once). On
- * loopback a mutating call costs three round trips (lock, txn, lock
- * release folded into the txn) of about 1 ms each; a batch
+ * request at most 2 s (then the next endpoint is tried, each once; a
+ * commit that may have reached a member is not repeated but checked: the
+ * log entry of its revision tells whether it landed). On loopback a
+ * mutating call costs two round trips (the lock txn; the commit txn, which
+ * also releases the lock) of well under 1 ms each, plus a renewal of the
+ * lock's lease at most every 2 s; a batch
  * (fo_registry_batch_begin/commit) pays them once for all of its calls. A
  * commit touches one key per changed row: etcd's own limits apply (run it
  * with --max-txn-ops at least twice the largest batch of groups plus 8, and
@@ -330,12 +342,30 @@ FO_EXTERN int fo_store_sqlite_open(fo_store **out, const char *path,
  * docs/operating-several-agents.md). A txn etcd refuses is FO_ESTOREIO and
  * changes nothing.
  *
- * Returns 0; FO_EINVAL (NULL, unknown flag, CREATE with READONLY, a bad
- * url); FO_ENOSTORE (nothing under PREFIX without CREATE); FO_ESTOREIO (no
- * endpoint answered); FO_ENOMEM.
+ * libcurl is initialised once per process (curl_global_init under
+ * pthread_once) at the first open; the library never calls
+ * curl_global_cleanup, which belongs to the application.
+ *
+ * Returns 0; FO_EINVAL (NULL, unknown flag - FO_STORE_SYNC_NORMAL is
+ * SQLite's -, CREATE with READONLY, a bad url); FO_ENOSTORE (nothing under
+ * PREFIX without CREATE); FO_ECORRUPT (keys under PREFIX but no
+ * PREFIX/rev: not a store); FO_ESTOREIO (no endpoint answered);
+ * FO_ENOMEM.
  */
 FO_EXTERN int fo_store_etcd_open(fo_store **out, const char *url,
                                  unsigned int flags);
+
+/* ---- opening a store by name ------------------------------------------------ */
+
+/*
+ * Open the store `where` names: an etcd cluster for "etcd://..." (see
+ * fo_store_etcd_open()), else the SQLite file at that path. Flags as
+ * there. This is what tools and agents take on their command line (the
+ * failoverctl --db option, the failover-agent --store option), so that one
+ * string chooses the backend. Returns what the chosen open returns.
+ */
+FO_EXTERN int fo_store_open(fo_store **out, const char *where,
+                            unsigned int flags);
 
 /* ---- durable registries ----------------------------------------------------- */
 

@@ -92,6 +92,32 @@ int fo__update_prereq_name_not_in_use(fo__update *u, const char *name) {
   return prereq(u, name, FO__CLASS_NONE);
 }
 
+/* RFC 2136 2.4.2: class IN, TTL 0, the record's RDATA. */
+int fo__update_prereq_rrset_value(fo__update *u, const char *name,
+                                  uint16_t type, const uint8_t *rdata,
+                                  size_t rdlen) {
+  int rc;
+  if (u == NULL || name == NULL || (rdata == NULL && rdlen > 0) ||
+      rdlen > UINT16_MAX || u->updates > 0)
+    return FO_EINVAL;
+  rc = put_rr(u, name, type, FO__CLASS_IN, 0, rdata, rdlen);
+  if (rc == 0)
+    u->prereqs++;
+  return rc;
+}
+
+/* RFC 2136 2.4.3: class NONE, TTL 0, no RDATA. */
+int fo__update_prereq_rrset_absent(fo__update *u, const char *name,
+                                   uint16_t type) {
+  int rc;
+  if (u == NULL || name == NULL || u->updates > 0)
+    return FO_EINVAL;
+  rc = put_rr(u, name, type, FO__CLASS_NONE, 0, NULL, 0);
+  if (rc == 0)
+    u->prereqs++;
+  return rc;
+}
+
 /* RFC 2136 2.5.2 / 2.5.3: class ANY, TTL 0, no RDATA. */
 int fo__update_delete_rrset(fo__update *u, const char *name, uint16_t type) {
   int rc;
@@ -112,8 +138,18 @@ int fo__update_delete_name(fo__update *u, const char *name) {
  * mark can never leave a pointer to bytes that are gone. */
 static int encode_rdata(uint16_t type, const char *text, uint8_t *out,
                         size_t *outlen) {
+  size_t len;
   int n;
   switch (type) {
+  case FO__TYPE_TXT:
+    /* One character-string: a length octet, then the text. */
+    len = strlen(text);
+    if (len > 255)
+      return FO_ERANGE;
+    out[0] = (uint8_t)len;
+    memcpy(out + 1, text, len);
+    *outlen = len + 1;
+    return 0;
   case FO__TYPE_CNAME:
     n = fo__dns_write_name(text, out, NAME_WIRE_MAX);
     if (n < 0)
@@ -137,7 +173,7 @@ static int encode_rdata(uint16_t type, const char *text, uint8_t *out,
 
 int fo__update_add(fo__update *u, const char *name, uint16_t type,
                    uint32_t ttl, const char *rdata) {
-  uint8_t wire[NAME_WIRE_MAX];
+  uint8_t wire[NAME_WIRE_MAX + 1]; /* a name, or a TXT string and its length */
   size_t n = 0;
   int rc;
   if (u == NULL || name == NULL || rdata == NULL)

@@ -17,6 +17,7 @@
 #include "publish_probe.h"
 #include "update.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -50,6 +51,7 @@
 static const size_t options_sizes[] = {
     FO__SIZE_THROUGH(fo_publisher_options, allocator),       /* 1 */
     FO__SIZE_THROUGH(fo_publisher_options, tcp_wait_ms),     /* 2 */
+    FO__SIZE_THROUGH(fo_publisher_options, fence_name),      /* 3 */
 };
 static const fo__layout options_layout = FO__LAYOUT(options_sizes);
 
@@ -68,6 +70,7 @@ static const fo__layout secondary_layout = FO__LAYOUT(secondary_sizes);
 typedef struct fo__pubmsg {
   fo_publisher *pub;
   uint32_t epoch; /* pub->epoch when sent */
+  int fenced;     /* carries the fence prerequisite */
   fo__pubbatch batch;
   uint8_t mac[FO__TSIG_MAC_MAX];
   size_t mac_len;
@@ -94,6 +97,27 @@ static void stop_with(fo_publisher *pub, int error) {
     pub->error = error;
     pub->error_pending = 1;
   }
+}
+
+void fo__pub_stop(fo_publisher *pub, int error) { stop_with(pub, error); }
+
+/* A newer leader holds the fence: this publisher never sends again. The
+ * code replaces an earlier stop's (which resume could have lifted). */
+void fo__pub_fenced(fo_publisher *pub) {
+  pub->fenced = 1;
+  if (pub->error != FO_EFENCED) {
+    pub->error = FO_EFENCED;
+    pub->error_pending = 1;
+  }
+}
+
+int fo__pub_weigh(fo_publisher *pub, int verdict, uint32_t sent_epoch) {
+  if (verdict < 0 && verdict != FO_EFENCED && sent_epoch != pub->epoch)
+    return 1; /* sent with the old key or before resuming: try again */
+  if (verdict < 0 && verdict != FO_EFENCED &&
+      ++pub->refusals < STOP_CONFIRMATIONS)
+    return 1; /* ask again before believing it */
+  return verdict;
 }
 
 /* ---- the change feed ------------------------------------------------------------ */
@@ -173,11 +197,15 @@ static int send_one(fo_publisher *pub) {
     return FO_ENOMEM;
   }
   (void)fo__random_read(&pub->pool, &id, sizeof(id));
+  /* The fence's prerequisite first, once: add_change's marks come after
+   * it, so a group that does not fit never takes it away. */
   if ((rc = fo__update_begin(&u, pub->buf, MSG_CAP - TSIG_ROOM, id,
-                             pub->zone)) != 0) {
+                             pub->zone)) != 0 ||
+      (rc = fo__fence_prereq(pub, &u)) != 0) {
     free_msg(pub, m);
     return rc;
   }
+  m->fenced = pub->fence_epoch != 0;
   fo__pubq_fill(&pub->q, &m->batch, pub->batch, add_change, &u);
   if (m->batch.count == 0) {
     free_msg(pub, m);
@@ -217,6 +245,8 @@ static void back_off(fo_publisher *pub) {
   pub->failures++;
   pub->resume_ns = uv_hrtime() + backoff_ms(pub) * 1000000u;
 }
+
+void fo__pub_back_off(fo_publisher *pub) { back_off(pub); }
 
 /* The answer to the probe of an UPDATE whose outcome was unknown: what the
  * zone already holds as sent is confirmed, the rest goes back. */
@@ -306,12 +336,10 @@ static void reply_cb(int status, int detail, const unsigned char *abuf,
   }
   if (outcome_unknown(status, detail) && probe_unknown(pub, m) == 0)
     return;
-  verdict = fo__publish_judge(&pub->key, m->mac, m->mac_len, status, abuf,
-                              alen, (uint64_t)time(NULL));
-  if (verdict < 0 && m->epoch != pub->epoch)
-    verdict = 1; /* sent with the old key or before resuming: try again */
-  if (verdict < 0 && ++pub->refusals < STOP_CONFIRMATIONS)
-    verdict = 1; /* ask again before believing it */
+  verdict = fo__publish_judge_fenced(&pub->key, m->mac, m->mac_len, status,
+                                     abuf, alen, (uint64_t)time(NULL),
+                                     m->fenced);
+  verdict = fo__pub_weigh(pub, verdict, m->epoch);
   if (verdict == 0) {
     pub->failures = 0;
     pub->refusals = 0;
@@ -324,6 +352,8 @@ static void reply_cb(int status, int detail, const unsigned char *abuf,
       fo__pubq_put_back(&pub->q, &m->batch, k);
     if (verdict == 1)
       back_off(pub);
+    else if (verdict == FO_EFENCED)
+      fo__pub_fenced(pub); /* signed: a newer leader claimed the fence */
     else
       stop_with(pub, verdict);
   }
@@ -416,6 +446,12 @@ static void kick_cb(uv_timer_t *t) {
     arm_kick_in(pub, (pub->resume_ns - uv_hrtime()) / 1000000u + 1);
     return;
   }
+  /* Fenced: nothing goes out before the fence holds our epoch. */
+  if (!fo__fence_ready(pub)) {
+    if (!holding && (fo__pubq_notify_count(&pub->q) > 0 || pub->due != NULL))
+      fo__pub_arm_kick(pub);
+    return;
+  }
   /* A send can fail at once and be judged at once (put back, backoff or
    * stop): look at that before sending again. */
   while (!pub->error && pub->resume_ns <= uv_hrtime() &&
@@ -447,6 +483,8 @@ static int check_options(const fo_publisher_options *o) {
     return FO_ERANGE;
   if (o->secondary_count > 0 && o->secondaries == NULL)
     return FO_EINVAL;
+  if (o->fence_name != NULL && o->fence_epoch == 0)
+    return FO_EINVAL; /* a name for no fence: a mistake, said at once */
   if (o->batch_groups > MAX_BATCH || o->max_in_flight > MAX_IN_FLIGHT ||
       o->timeout_ms > 60000u ||
       (o->retry_min_ms && o->retry_max_ms && o->retry_min_ms > o->retry_max_ms))
@@ -526,7 +564,16 @@ int fo_publisher_new(fo_publisher **out, uv_loop_t *loop, fo_registry *reg,
   pub->userdata = o->userdata;
   fo_registry_zone(reg, &zone);
   strcpy(pub->zone, zone);
-  rc = fo__hostport_parse(o->server, 53, &pub->server);
+  pub->fence_epoch = o->fence_epoch;
+  rc = 0;
+  if (pub->fence_epoch != 0) {
+    pub->fence_state = FO__FENCE_READ;
+    snprintf(pub->fence_text, sizeof(pub->fence_text), "%" PRIu64,
+             pub->fence_epoch);
+    rc = fo__fence_name(pub->zone, o->fence_name, pub->fence_name);
+  }
+  if (rc == 0)
+    rc = fo__hostport_parse(o->server, 53, &pub->server);
   if (rc == 0 && (pub->buf = fo__malloc(&alloc, MSG_CAP)) == NULL)
     rc = FO_ENOMEM;
   if (rc == 0 && uv_timer_init(loop, &pub->kick) != 0)
@@ -557,6 +604,8 @@ int fo_publisher_new(fo_publisher **out, uv_loop_t *loop, fo_registry *reg,
     fo_publisher_close(pub, NULL, NULL);
     return rc;
   }
+  if (pub->fence_epoch != 0)
+    fo__pub_arm_kick(pub); /* claim the fence at once */
   *out = pub;
   return 0;
 }
@@ -708,6 +757,8 @@ int fo_publisher_resume(fo_publisher *pub) {
     return FO_EINVAL;
   if (pub->closing)
     return FO_ECLOSING;
+  if (pub->fenced)
+    return FO_EFENCED; /* final: a newer leader publishes */
   lost = pub->lost_track;
   pub->epoch++;
   pub->refusals = 0;

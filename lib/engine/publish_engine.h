@@ -9,6 +9,8 @@
  *                        confirmed, or why it will not be
  *   publish_reconcile.c  read the zone (AXFR), plan, queue the plan
  *   publish_notify.c     secondaries: NOTIFY, then their SOA serials
+ *   publish_fence.c      the fence: claimed first, then every UPDATE's
+ *                        prerequisite
  *   publish.c            the engine: life cycle, the kick, messages,
  *                        answers, retries and stops, status
  */
@@ -19,7 +21,9 @@
 
 #include "axfr.h"
 #include "hostport.h"
+#include "publish_fence.h"
 #include "publish_notify.h"
+#include "publish_probe.h"
 #include "publish_queue.h"
 #include "random.h"
 #include "reconcile.h"
@@ -64,6 +68,18 @@ struct fo_publisher {
   unsigned refusals; /* stop verdicts in a row (STOP_CONFIRMATIONS) */
   uint64_t resume_ns;/* backoff: no sending before this */
 
+  /* the fence (publish_fence.c) */
+  uint64_t fence_epoch;     /* 0: no fencing */
+  char fence_name[FO_NAME_BUFSIZE];
+  char fence_text[FO__FENCE_TEXT_MAX]; /* the epoch in decimal */
+  fo__fence_state fence_state;
+  unsigned fence_races;     /* swaps in a row whose prerequisite failed */
+  uint32_t fence_sent_epoch;/* pub->epoch when the read or swap went out */
+  uint8_t fence_mac[FO__TSIG_MAC_MAX]; /* the swap's request MAC */
+  size_t fence_mac_len;
+  fo__probe_txt fence_read; /* what the fence held (FO__FENCE_DECIDE) */
+  int fenced;               /* a newer leader holds the fence: final */
+
   /* reconcile (publish_reconcile.c) */
   fo__axfr *axfr;
   fo__reconcile *rc;
@@ -82,6 +98,17 @@ struct fo_publisher {
 /* publish.c: look at the queue, the notifications and the watches from
  * the loop, as soon as possible. */
 void fo__pub_arm_kick(fo_publisher *pub);
+
+/* publish.c, for the fence: stop with `error` (reported from the kick);
+ * the fence is lost for good (FO_EFENCED, which resume does not lift);
+ * back off before sending again; and the verdict on an answer once the
+ * rule of STOP_CONFIRMATIONS refusals in a row (and that of answers to
+ * messages sent before set_key / resume, `sent_epoch`) applied: a stop
+ * code, or 1 to try again. */
+void fo__pub_stop(fo_publisher *pub, int error);
+void fo__pub_fenced(fo_publisher *pub);
+void fo__pub_back_off(fo_publisher *pub);
+int fo__pub_weigh(fo_publisher *pub, int verdict, uint32_t sent_epoch);
 
 /* publish_watch.c, called by the engine: */
 /* Record i was confirmed: its watches that are satisfied become due. */

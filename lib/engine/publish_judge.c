@@ -36,6 +36,14 @@ int fo__rcode_error(unsigned rcode) {
 int fo__publish_judge(const fo__tsig_key *key, const uint8_t *mac,
                       size_t mac_len, int status, const unsigned char *abuf,
                       size_t alen, uint64_t now) {
+  return fo__publish_judge_fenced(key, mac, mac_len, status, abuf, alen, now,
+                                  0);
+}
+
+int fo__publish_judge_fenced(const fo__tsig_key *key, const uint8_t *mac,
+                             size_t mac_len, int status,
+                             const unsigned char *abuf, size_t alen,
+                             uint64_t now, int fenced) {
   unsigned rcode;
   int verified, tsig_error;
   if (status != 0)
@@ -60,6 +68,14 @@ int fo__publish_judge(const fo__tsig_key *key, const uint8_t *mac,
   if (rcode == FO__RCODE_NOTAUTH &&
       (tsig_error = fo__tsig_error_of(abuf, alen)) != 0)
     return tsig_error;
+  /* A fenced UPDATE's only prerequisite is the fence: the server says a
+   * newer leader holds it. Believed at once only when signed with our key
+   * against this request (servers sign error replies to a valid request);
+   * a forged one is an ordinary refusal, believed on the third. */
+  if (fenced && rcode != FO__RCODE_YXDOMAIN &&
+      fo__rcode_error(rcode) == FO_EPREREQ &&
+      fo__tsig_verify(key, abuf, alen, mac, mac_len, now) == 0)
+    return FO_EFENCED;
   return fo__rcode_error(rcode);
 }
 

@@ -23,4 +23,14 @@ int fo__publish_judge(const fo__tsig_key *key, const uint8_t *mac,
                       size_t mac_len, int status, const unsigned char *abuf,
                       size_t alen, uint64_t now);
 
+/* The same for an UPDATE that carried a fence prerequisite (`fenced`
+ * nonzero; 0 is fo__publish_judge()): a prerequisite failure (NXRRSET,
+ * YXRRSET, NXDOMAIN: not YXDOMAIN, which only "name not in use" gives)
+ * whose TSIG verifies against our request is FO_EFENCED, final at once;
+ * unsigned or forged, it is FO_EPREREQ like any other refusal. */
+int fo__publish_judge_fenced(const fo__tsig_key *key, const uint8_t *mac,
+                             size_t mac_len, int status,
+                             const unsigned char *abuf, size_t alen,
+                             uint64_t now, int fenced);
+
 #endif

@@ -11,10 +11,35 @@
 #include "publish_probe.h"
 
 #include "alloc.h"
+#include "publish_judge.h"
+#include "update.h"
 #include "wire.h"
 
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+
+#define QUERY_CAP (FO__DNS_HEADER_LEN + FO_NAME_BUFSIZE + 4 + 400) /* + TSIG */
+
+/* One question about `name` to the primary, signed when `key` is given
+ * (the request's MAC into mac/mac_len): the one path of both probes. */
+static int ask(fo__dnsx *x, const char *name, uint16_t type,
+               const fo__tsig_key *key, uint8_t *mac, size_t *mac_len,
+               fo__dnsx_cb cb, void *arg) {
+  unsigned char q[QUERY_CAP];
+  size_t len;
+  int n = fo__dns_build_query(0, name, type, 0, q, sizeof(q));
+  if (n < 0)
+    return n;
+  len = (size_t)n;
+  if (key != NULL) {
+    int rc = fo__tsig_sign(key, q, &len, sizeof(q), (uint64_t)time(NULL), mac,
+                           mac_len);
+    if (rc != 0)
+      return rc;
+  }
+  return fo__dnsx_send(x, q, len, 0, cb, arg);
+}
 
 #define PROBE_TYPES 3
 static const uint16_t probe_types[PROBE_TYPES] = {FO__TYPE_CNAME, FO__TYPE_A,
@@ -151,14 +176,11 @@ int fo__probe_start(fo__dnsx *x, const fo_allocator *a,
   p->left = count * PROBE_TYPES;
   for (k = 0; k < count; k++) {
     for (t = 0; t < PROBE_TYPES; t++) {
-      unsigned char q[FO__DNS_HEADER_LEN + FO_NAME_BUFSIZE + 4];
       probe_query *pq = &p->queries[k * PROBE_TYPES + t];
-      int n = fo__dns_build_query(0, p->names[k], probe_types[t], 0, q,
-                                  sizeof(q));
       pq->p = p;
       pq->k = k;
-      if (n < 0 ||
-          fo__dnsx_send(x, q, (size_t)n, 0, probe_cb, pq) != 0) {
+      if (ask(x, p->names[k], probe_types[t], NULL, NULL, NULL, probe_cb,
+              pq) != 0) {
         p->bad[k] = 1;
         p->left--;
         continue;
@@ -173,4 +195,101 @@ int fo__probe_start(fo__dnsx *x, const fo_allocator *a,
     probe_free(p);
   }
   return 0;
+}
+
+/* ---- one TXT RRset, read signed ------------------------------------------------ */
+
+typedef struct txt_probe {
+  fo_allocator alloc;
+  fo__tsig_key key;
+  char name[FO_NAME_BUFSIZE];
+  uint8_t mac[FO__TSIG_MAC_MAX];
+  size_t mac_len;
+  const unsigned char *reply; /* during txt_cb only */
+  size_t reply_len;
+  fo__probe_txt set;
+  int too_many;
+  fo__probe_txt_fn done;
+  void *userdata;
+} txt_probe;
+
+static void txt_free(txt_probe *t) {
+  fo_allocator a = t->alloc;
+  fo__tsig_key_wipe(&t->key);
+  fo__free(&a, t);
+}
+
+/* Each TXT record at the name in the answer section: its RDATA, as is. */
+static int txt_rr(int section, const fo__dns_rr *rr, size_t off,
+                  void *userdata) {
+  txt_probe *t = userdata;
+  char owner[FO_NAME_BUFSIZE];
+  size_t k = t->set.count;
+  if (section != 1 || rr->type != FO__TYPE_TXT ||
+      rr->rclass != FO__CLASS_IN || strcasecmp(rr->owner, t->name) != 0)
+    return 0;
+  if (k == FO__PROBE_TXT_MAX || rr->rdlength > FO__PROBE_TXT_RDATA_MAX) {
+    t->too_many = 1;
+    return 0;
+  }
+  /* The walker checked the RR whole: past its owner, the fixed part. */
+  if (fo__dns_read_name(t->reply, t->reply_len, &off, owner) != 0)
+    return FO_EMALFORMED;
+  memcpy(t->set.rdata[k], t->reply + off + 10, rr->rdlength);
+  t->set.len[k] = rr->rdlength;
+  t->set.count++;
+  return 0;
+}
+
+static void txt_cb(int status, int detail, const unsigned char *reply,
+                   size_t len, unsigned tries, void *arg) {
+  txt_probe *t = arg;
+  uint64_t now = (uint64_t)time(NULL);
+  int verdict;
+  (void)detail;
+  (void)tries;
+  if (status == FO_ECANCELED) {
+    verdict = FO_ECANCELED;
+  } else if (status == 0 && len >= FO__DNS_HEADER_LEN && (reply[2] & 0x80) &&
+             (reply[3] & 0x0fu) == FO__RCODE_NXDOMAIN) {
+    /* No such name: no fence yet (only a signed answer says so). */
+    verdict = fo__tsig_verify(&t->key, reply, len, t->mac, t->mac_len, now);
+    if (verdict != 0 && verdict != FO_EUNSIGNED && verdict != FO_EBADKEY &&
+        verdict != FO_EBADSIG && verdict != FO_EBADTIME)
+      verdict = FO_EMALFORMED;
+  } else {
+    verdict = fo__publish_judge(&t->key, t->mac, t->mac_len, status, reply,
+                                len, now);
+  }
+  if (verdict == 0 && (reply[3] & 0x0fu) == FO__RCODE_NOERROR) {
+    t->reply = reply;
+    t->reply_len = len;
+    if (fo__dns_each_rr(reply, len, txt_rr, t) != 0)
+      verdict = FO_EMALFORMED;
+    else if (t->too_many)
+      verdict = FO_ERANGE;
+  }
+  t->done(verdict, verdict == 0 ? &t->set : NULL, t->userdata);
+  txt_free(t);
+}
+
+int fo__probe_txt_start(fo__dnsx *x, const fo_allocator *a,
+                        const fo__tsig_key *key, const char *name,
+                        fo__probe_txt_fn done, void *userdata) {
+  txt_probe *t;
+  int rc;
+  if (x == NULL || a == NULL || key == NULL || name == NULL || done == NULL ||
+      strlen(name) >= FO_NAME_BUFSIZE)
+    return FO_EINVAL;
+  if ((t = fo__calloc(a, 1, sizeof(*t))) == NULL)
+    return FO_ENOMEM;
+  t->alloc = *a;
+  t->key = *key;
+  strcpy(t->name, name);
+  t->done = done;
+  t->userdata = userdata;
+  rc = ask(x, t->name, FO__TYPE_TXT, &t->key, t->mac, &t->mac_len, txt_cb, t);
+  if (rc != 0)
+    txt_free(t);
+  return rc;
 }

@@ -162,3 +162,14 @@ int fo_store_lease_read(fo_store *store, fo_store_lease *out) {
     return FO_EINVAL;
   return store->be.lease_read(store->self, out);
 }
+
+int fo_store_open(fo_store **out, const char *where, unsigned int flags) {
+  static const char etcd_scheme[] = "etcd://";
+  if (out != NULL)
+    *out = NULL;
+  if (out == NULL || where == NULL)
+    return FO_EINVAL;
+  if (strncmp(where, etcd_scheme, sizeof(etcd_scheme) - 1) == 0)
+    return fo_store_etcd_open(out, where, flags);
+  return fo_store_sqlite_open(out, where, flags);
+}

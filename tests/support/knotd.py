@@ -38,8 +38,11 @@ def available():
 
 
 class Knotd:
-    def __init__(self, zone=ZONE, records=(), key_name=KEY_NAME):
+    def __init__(self, zone=ZONE, records=(), key_name=KEY_NAME,
+                 log_level="notice"):
         self.zone = zone
+        # "info" logs every DDNS and its outcome (refused prerequisites too)
+        self.log_level = log_level
         self.records = list(records)
         self.key_name = key_name
         self.dir = None
@@ -114,6 +117,24 @@ class Knotd:
             capture_output=True, text=True, check=False).stdout
         return [l.strip() for l in out.splitlines() if l.strip()]
 
+    @property
+    def log_path(self):
+        return os.path.join(self.dir, "knotd.log")
+
+    def axfr(self):
+        """Every record of the zone as (owner, type, rdata) tuples, owners
+        lowercase with their trailing dot."""
+        out = subprocess.run(
+            [_which("kdig"), "+noall", "+answer", "+time=5", "@127.0.0.1",
+             "-p", str(self.port), self.zone + ".", "AXFR"],
+            capture_output=True, text=True, check=True).stdout
+        recs = []
+        for line in out.splitlines():
+            f = line.split(None, 4)
+            if len(f) == 5:
+                recs.append((f[0].lower(), f[3], f[4].strip()))
+        return recs
+
     def soa_serial(self):
         got = self.query(self.zone + ".", "SOA")
         return int(got[0].split()[2]) if got else None
@@ -146,7 +167,7 @@ class Knotd:
             '    listen: "%s/knot.sock"\n'
             "log:\n"
             "  - target: stderr\n"
-            "    any: notice\n"
+            "    any: %s\n"
             "database:\n"
             '    storage: "%s"\n'
             "%s"
@@ -166,7 +187,8 @@ class Knotd:
             "zone:\n"
             "  - domain: %s\n"
             "    acl: [update, local]\n"
-        ) % (d, d, self.port, d, d, key, self.key_name, d, self.zone)
+        ) % (d, d, self.port, d, self.log_level, d, key, self.key_name, d,
+               self.zone)
         with open(os.path.join(d, "knot.conf"), "w") as f:
             f.write(conf)
 

@@ -180,6 +180,7 @@ typedef struct engines {
   char holder[64];
   char lease_holder[64]; /* who holds it when not us */
   int have_lease;
+  uint64_t lease_epoch;  /* ours, when held: the publisher's fence */
   int nservers;
   const char *servers[17];
   char server_buf[17][160];
@@ -198,6 +199,11 @@ void engines_close(engines *e);
 /* 0 when `server` is a server the library accepts ("IP", "IP:port",
  * "[v6]:port"), else its code. */
 int engines_check_server(const char *server);
+/* Ask every server, quietly, until each answers each group's records (the
+ * lease holder publishes them). 0, or FO_ETIMEDOUT after the session's
+ * timeout; *all_matched_ms is the time it took (-1 on failure). */
+int engines_confirm(engines *e, fo_group *const *groups, size_t n,
+                    double *all_matched_ms);
 /* Run the loop until *flag becomes non-zero or the deadline passes.
  * Returns 0, or -1 on timeout. `progress` (may be NULL) runs every 100 ms. */
 int engines_run(engines *e, const int *flag, uint32_t deadline_ms,

@@ -50,6 +50,76 @@ static void progress(void *arg) {
   fflush(stderr);
 }
 
+/* Every group serving from the lost stack switches in one commit; the
+ * lease holder (an agent) publishes, verifies and settles them. This
+ * process waits (unless --no-wait) until every server answers each. */
+static int switch_for_holder(session *s, engines *e, bulk *b,
+                             const char *name) {
+  fo_group **groups = NULL, *g;
+  char holder[sizeof(e->lease_holder)];
+  size_t n = 0, refused = 0;
+  double matched_ms = -1.0;
+  int rc, confirmed = 0;
+  memcpy(holder, e->lease_holder, sizeof(holder)); /* engines_close clears */
+  fo_stack_group_count(b->stack, &b->total);
+  if (b->total > 0 && (groups = calloc(b->total, sizeof(*groups))) == NULL) {
+    engines_close(e);
+    return fail(s, EXIT_STORE, FO_ENOMEM, "out of memory");
+  }
+  if ((rc = session_write_begin(s)) == 0) {
+    for (g = fo_stack_next_group(b->stack, NULL); g != NULL && n < b->total;
+         g = fo_stack_next_group(b->stack, g)) {
+      fo_stack *active = NULL;
+      fo_slot slot;
+      if (fo_group_active_slot(g, &slot) != 0 ||
+          fo_group_stack(g, slot, &active) != 0 || active != b->stack)
+        continue;
+      if (fo_group_switch(g, slot == FO_SLOT_PRIMARY ? FO_SLOT_BACKUP
+                                                     : FO_SLOT_PRIMARY, 0) == 0)
+        groups[n++] = g;
+      else
+        refused++;
+    }
+    rc = session_write_end(s, 0);
+  }
+  if (rc != 0) {
+    free(groups);
+    engines_close(e);
+    return session_result(s, rc, "switch the stack's groups", NULL);
+  }
+  if (!s->no_wait && n > 0)
+    confirmed = engines_confirm(e, groups, n, &matched_ms) == 0;
+  engines_close(e);
+  free(groups);
+  if (s->json) {
+    js_begin_obj(NULL);
+    js_str("stack", name);
+    js_int("groups", (long long)n);
+    js_int("failed", (long long)refused);
+    js_str("error", !s->no_wait && n > 0 && !confirmed ? "FO_ETIMEDOUT" : NULL);
+    js_num("published_ms", -1.0);
+    js_num("all_matched_ms", matched_ms);
+    js_num("resolvers_follow_ms", -1.0);
+    js_str("publisher", holder);
+    js_end_obj();
+    js_done();
+  } else {
+    printf("switched %zu groups off %s in the store (%zu refused); %s holds "
+           "the publisher lease and publishes them", n, name, refused,
+           holder);
+    if (s->no_wait || n == 0)
+      printf("\n");
+    else if (confirmed)
+      printf("; every server answers after %.1f ms\n", matched_ms);
+    else
+      printf("; not confirmed by every server within %u s\n",
+             (unsigned)(s->timeout_ms / 1000));
+  }
+  if (n == 0 && refused > 0)
+    return EXIT_REFUSED;
+  return s->no_wait || n == 0 || confirmed ? EXIT_DONE : EXIT_DNS;
+}
+
 int cmd_switch(session *s, int argc, char **argv) {
   static const char *const known[] = {"stack=", NULL};
   static const char *const usage = "switch --stack STACK";
@@ -102,11 +172,8 @@ int cmd_switch(session *s, int argc, char **argv) {
   }
   if ((code = engines_open(&e, s, ENGINES_PUBLISH)) != 0)
     return code;
-  if (!e.have_lease) {
-    engines_close(&e);
-    return fail(s, EXIT_STORE, FO_ELOCKED, "%s holds the publisher lease; "
-                "switch the groups one by one, or stop it first", e.lease_holder);
-  }
+  if (!e.have_lease)
+    return switch_for_holder(s, &e, &b, name);
   o.until_ms = s->timeout_ms;
   fo_stack_group_count(b.stack, &b.total);
   rc = fo_switchover_stack(NULL, e.pub, e.ver, b.stack, &o, on_bulk, &b);

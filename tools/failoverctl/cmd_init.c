@@ -63,7 +63,7 @@ int cmd_init(session *s, int argc, char **argv) {
   if (s->dry_run)
     return session_result(s, 0, "init", NULL);
 
-  rc = fo_store_sqlite_open(&s->store, s->db, FO_STORE_CREATE);
+  rc = fo_store_open(&s->store, s->db, FO_STORE_CREATE);
   if (rc != 0)
     return fail(s, exit_code_of(rc) == EXIT_REFUSED ? EXIT_STORE : exit_code_of(rc),
                 rc, "cannot create the store %s: %s", s->db, fo_strerror(rc));

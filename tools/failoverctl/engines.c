@@ -46,6 +46,7 @@ static int take_lease(engines *e) {
   rc = fo_store_lease_acquire(e->s->store, e->holder, ttl, &lease);
   if (rc == 0) {
     e->have_lease = 1;
+    e->lease_epoch = lease.epoch;
     return 0;
   }
   if (rc == FO_ELOCKED) {
@@ -125,6 +126,9 @@ int engines_open(engines *e, session *s, int mode) {
      * instead of waiting for the primary's own (Knot: ~1 s later). */
     po.secondaries = e->servers + 1;
     po.secondary_count = e->nservers > 0 ? (size_t)e->nservers - 1 : 0;
+    /* Fenced like an agent: an UPDATE of ours applies only while no
+     * later lease holder has claimed the zone's fence. */
+    po.fence_epoch = e->lease_epoch;
     if ((rc = fo_publisher_new(&e->pub, loop, s->reg, &po)) != 0) {
       engines_close(e);
       return fail(s, EXIT_USAGE, rc, "cannot publish to %s: %s", primary,
@@ -196,6 +200,7 @@ typedef struct waiter {
   int all_match;
   size_t row;
   fo_group *const *groups;
+  int quiet;       /* no per-group table (bulk switches) */
 } waiter;
 
 static void on_plan(const fo_plan *plan, void *userdata) {
@@ -255,7 +260,7 @@ static void on_verified(const fo_verify_result *r, void *userdata) {
   check_ctx *c = userdata;
   waiter *w = c->w;
   size_t i;
-  for (i = 0; i < r->server_count; i++) {
+  for (i = 0; i < r->server_count && !w->quiet; i++) {
     const fo_server_answer *a = fo_verify_result_server(r, i);
     char ms[32];
     snprintf(ms, sizeof(ms), "%.1f", a->first_match_ms);
@@ -292,7 +297,9 @@ static int wait_everywhere(engines *e, waiter *w, fo_group *const *groups,
   p.until_ms = e->s->timeout_ms;
   p.interval_ms = 50;
   w->all_match = 1;
-  if (e->s->json)
+  if (w->quiet)
+    ;
+  else if (e->s->json)
     js_begin_arr("servers");
   else
     tb_head(4, cols);
@@ -312,7 +319,9 @@ static int wait_everywhere(engines *e, waiter *w, fo_group *const *groups,
   }
   if (w->checks > 0)
     engines_run(e, &w->verified, e->s->timeout_ms + 1000u, NULL, NULL);
-  if (e->s->json)
+  if (w->quiet)
+    ;
+  else if (e->s->json)
     js_end_arr();
   else
     tb_print();
@@ -366,4 +375,16 @@ int session_publish(session *s, fo_group *const *groups, size_t n) {
     js_end_obj();
   engines_close(&e);
   return code;
+}
+
+int engines_confirm(engines *e, fo_group *const *groups, size_t n,
+                    double *all_matched_ms) {
+  waiter w;
+  uint64_t start = uv_hrtime();
+  int rc;
+  memset(&w, 0, sizeof(w));
+  w.quiet = 1;
+  rc = wait_everywhere(e, &w, groups, n);
+  *all_matched_ms = rc == 0 ? (double)(uv_hrtime() - start) / 1e6 : -1.0;
+  return rc;
 }

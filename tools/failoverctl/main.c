@@ -1,7 +1,8 @@
 /*
  * failoverctl - the operator's command line for failover groups: a
- * durable store (--db PATH or FAILOVER_DB), the rules of the library, and
- * DNS confirmed server by server. See docs/failoverctl.md.
+ * durable store (--db STORE or FAILOVER_DB: an SQLite file or an etcd://
+ * URL), the rules of the library, and DNS confirmed server by server. See
+ * docs/failoverctl.md.
  */
 #include "cli.h"
 
@@ -31,10 +32,11 @@ static const struct {
 static void usage(FILE *f) {
   size_t i;
   fprintf(f,
-          "usage: failoverctl [--db PATH] [--json] [--no-color] [--dry-run] "
+          "usage: failoverctl [--db STORE] [--json] [--no-color] [--dry-run] "
           "[--no-wait] [--timeout SECONDS] COMMAND ...\n\n"
-          "The store is --db PATH, else $FAILOVER_DB. Every command takes "
-          "--help.\n\ncommands:\n");
+          "The store is --db STORE (or --store STORE), else $FAILOVER_DB: an "
+          "SQLite file, or\netcd://HOST:PORT[,HOST:PORT...]/PREFIX for an "
+          "etcd cluster. Every command takes\n--help.\n\ncommands:\n");
   for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
     fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
   fprintf(f, "\nexit codes: 0 done, 1 refused by a rule, 2 usage error, "
@@ -46,12 +48,13 @@ static int globals(session *s, int *argc, char **argv) {
   int i, n = 0;
   for (i = 0; i < *argc; i++) {
     const char *a = argv[i];
-    if (strcmp(a, "--db") == 0 || strcmp(a, "--timeout") == 0) {
+    if (strcmp(a, "--db") == 0 || strcmp(a, "--store") == 0 ||
+        strcmp(a, "--timeout") == 0) {
       if (i + 1 >= *argc) {
         fprintf(stderr, "failoverctl: %s needs a value\n", a);
         return EXIT_USAGE;
       }
-      if (a[2] == 'd') {
+      if (strcmp(a, "--timeout") != 0) {
         s->db = argv[++i];
       } else {
         char *end;
@@ -105,7 +108,7 @@ int main(int argc, char **argv) {
     if (s.db == NULL &&
         !(argc > 1 && (strcmp(argv[argc - 1], "--help") == 0 ||
                        strcmp(argv[argc - 1], "-h") == 0)))
-      return fail(&s, EXIT_USAGE, 0, "no store: give --db PATH or set FAILOVER_DB");
+      return fail(&s, EXIT_USAGE, 0, "no store: give --db STORE or set FAILOVER_DB");
     /* Another process may commit between our open and our write: the
      * store refuses it (FO_ESTALE) and the command runs again on a fresh
      * open, so that nothing is lost and nothing is done twice. */

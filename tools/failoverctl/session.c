@@ -10,7 +10,7 @@
 int session_open(session *s, int readonly) {
   fo_registry_options o = FO_REGISTRY_OPTIONS_INIT;
   unsigned flags = (readonly || s->dry_run) ? FO_STORE_READONLY : 0;
-  int rc = fo_store_sqlite_open(&s->store, s->db, flags);
+  int rc = fo_store_open(&s->store, s->db, flags);
   if (rc == FO_ENOENT || rc == FO_ENOSTORE)
     return fail(s, EXIT_STORE, rc, "no failover store at %s; run `failoverctl init` first",
                 s->db);

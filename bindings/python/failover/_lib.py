@@ -194,6 +194,14 @@ class PublisherOptions(ctypes.Structure):
         ("on_error", PUBLISH_ERROR_FN),
         ("userdata", P),
         ("allocator", P),
+        # version 2
+        ("secondaries", ctypes.POINTER(c_char_p)),
+        ("secondary_count", c_size),
+        ("notify_key", P),
+        ("tcp_wait_ms", c_u32),
+        # version 3
+        ("fence_epoch", c_u64),
+        ("fence_name", c_char_p),
     ]
 
 
@@ -360,6 +368,8 @@ _INT = {
     "fo_registry_unsubscribe": [P, c_u32],
     # store
     "fo_store_sqlite_open": [PP, c_char_p, c_uint],
+    "fo_store_etcd_open": [PP, c_char_p, c_uint],
+    "fo_store_open": [PP, c_char_p, c_uint],
     "fo_store_revision": [P, _ptr(c_u64)],
     "fo_registry_open": [PP, _ptr(RegistryOptions), P],
     "fo_registry_refresh": [P],

@@ -128,6 +128,26 @@ class Store:
         check(lib.fo_store_sqlite_open(ctypes.byref(ptr), os.fsencode(path), flags))
         return cls(ptr)
 
+    @classmethod
+    def etcd(cls, url, create=False, readonly=False):
+        """Open (with create=True, create) a store kept in an etcd cluster:
+        url is etcd://HOST:PORT[,HOST:PORT...]/PREFIX (fo_store_etcd_open)."""
+        flags = ((STORE_CREATE if create else 0) |
+                 (STORE_READONLY if readonly else 0))
+        ptr = _lib.P()
+        check(lib.fo_store_etcd_open(ctypes.byref(ptr), to_bytes(url), flags))
+        return cls(ptr)
+
+    @classmethod
+    def open(cls, where, create=False, readonly=False):
+        """Open an etcd:// URL or an SQLite path, as failoverctl --db does
+        (fo_store_open)."""
+        flags = ((STORE_CREATE if create else 0) |
+                 (STORE_READONLY if readonly else 0))
+        ptr = _lib.P()
+        check(lib.fo_store_open(ctypes.byref(ptr), os.fsencode(where), flags))
+        return cls(ptr)
+
     @property
     def revision(self):
         n = ctypes.c_uint64()

@@ -146,14 +146,18 @@ class Publisher:
     the registry's change feed from now on; reconcile() (or publish_all())
     brings the zone in step with what existed before.
 
-    `key` is a TsigKey or the path of a BIND/Knot key file. on_published(
+    `key` is a TsigKey or the path of a BIND/Knot key file. fence_epoch
+    (the store lease's epoch) makes the zone refuse this publisher's
+    UPDATEs once a newer leader claimed the fence (see <failover/publish.h>).
+    on_published(
     group, generation) and on_error(Error) are called from the asyncio loop,
     after the C library reported them.
     """
 
     def __init__(self, loop, registry, server, key, timeout_ms=0, batch_groups=0,
                  max_in_flight=0, retry_min_ms=0, retry_max_ms=0,
-                 on_published=None, on_error=None):
+                 on_published=None, on_error=None, fence_epoch=0,
+                 fence_name=None):
         self.loop = loop
         self.registry = registry
         self.server = server
@@ -163,7 +167,7 @@ class Publisher:
         self._closing = None
         tsig = _key(key)
         opts = _lib.PublisherOptions()
-        check(lib.fo_publisher_options_init(ctypes.byref(opts), 1))
+        check(lib.fo_publisher_options_init(ctypes.byref(opts), 3))
         opts.server = to_bytes(server)
         opts.key = tsig._ptr
         opts.timeout_ms = timeout_ms
@@ -171,6 +175,10 @@ class Publisher:
         opts.max_in_flight = max_in_flight
         opts.retry_min_ms = retry_min_ms
         opts.retry_max_ms = retry_max_ms
+        # Fencing (publish.h): a leader passes its lease's epoch; a deposed
+        # one's UPDATEs are then refused by the server (FO_EFENCED).
+        opts.fence_epoch = fence_epoch
+        opts.fence_name = to_bytes(fence_name)
         if on_published is not None:
             opts.on_published = _on_published
         opts.on_error = _on_error

@@ -12,11 +12,13 @@ from failover._lib import lib
 CANARY = 0xA5
 
 
-def _end(struct):
-    """Where version 1 ends: the end of its last field (not sizeof, which
-    may include trailing padding the library never writes)."""
-    name, ctype = struct._fields_[-1][:2]
-    return getattr(struct, name).offset + ctypes.sizeof(ctype)
+def _end(struct, last=None):
+    """Where a version ends: the end of its last field (`last`, else the
+    mirror's last; not sizeof, which may include trailing padding the
+    library never writes)."""
+    fields = dict((f[0], f[1]) for f in struct._fields_)
+    name = last or struct._fields_[-1][0]
+    return getattr(struct, name).offset + ctypes.sizeof(fields[name])
 
 
 def _buffer(struct):
@@ -26,11 +28,13 @@ def _buffer(struct):
 
 
 class LayoutTest(unittest.TestCase):
-    def assert_init_writes_v1(self, struct, init, **fields):
+    def assert_init_writes_v1(self, struct, init, version=1, last=None,
+                              **fields):
         buf = _buffer(struct)
-        self.assertEqual(init(ctypes.cast(buf, ctypes.POINTER(struct)), 1), 0)
-        end = _end(struct)
-        expected = bytes(struct(version=1, **fields))[:end]  # the _INIT macro
+        self.assertEqual(init(ctypes.cast(buf, ctypes.POINTER(struct)),
+                              version), 0)
+        end = _end(struct, last)
+        expected = bytes(struct(version=version, **fields))[:end]  # _INIT
         self.assertEqual(bytes(buf[:end]), expected, struct.__name__)
         self.assertEqual(set(buf[end:]), {CANARY}, struct.__name__)
         self.assertEqual(init(ctypes.cast(buf, ctypes.POINTER(struct)), 99), -25)
@@ -38,7 +42,13 @@ class LayoutTest(unittest.TestCase):
     def test_options_init_matches(self):
         self.assert_init_writes_v1(_lib.RegistryOptions, lib.fo_registry_options_init)
         self.assert_init_writes_v1(_lib.VerifierOptions, lib.fo_verifier_options_init)
-        self.assert_init_writes_v1(_lib.PublisherOptions, lib.fo_publisher_options_init)
+        # The publisher's mirror is version 3; versions 1 and 3 both write
+        # exactly as far as they reach.
+        self.assert_init_writes_v1(_lib.PublisherOptions,
+                                   lib.fo_publisher_options_init,
+                                   last="allocator")
+        self.assert_init_writes_v1(_lib.PublisherOptions,
+                                   lib.fo_publisher_options_init, version=3)
         self.assert_init_writes_v1(_lib.SwitchoverOptions,
                                    lib.fo_switchover_options_init)
         self.assert_init_writes_v1(
