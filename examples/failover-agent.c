@@ -168,12 +168,15 @@ static void on_publish_error(int error, void *userdata) {
   say(a, "event=publisher-error error=%s", fo_err_name(error));
 }
 
-/* Says once when everything pending reached the primary: after the
- * reconcile (which queues what the zone lacks), nothing unconfirmed. */
+/* Says once when everything pending reached the primary: the fence
+ * claimed, the reconcile done (it queues what the zone lacks), nothing
+ * unconfirmed. */
 static void progress_cb(uv_timer_t *t) {
   agent *a = t->data;
   size_t pending = 0;
+  uint64_t fence = 0;
   if (a->pub == NULL || !a->reconciled ||
+      fo_publisher_fence_held(a->pub, &fence) != 0 || fence != a->epoch ||
       fo_publisher_pending(a->pub, &pending) != 0)
     return;
   if (pending == 0 && !a->caught_up_reported) {

@@ -15,26 +15,19 @@
 #include <failover/follow.h>
 
 #include "engine_support.h"
+#include "store_faults_util.h"
 #include "support.h"
 
-static char dir[256];
-static char db[512];
+static char *dir, *db;
 
 static void make_dir(void) {
-  const char *tmp = getenv("TMPDIR");
-  snprintf(dir, sizeof dir, "%s/fo-follow-XXXXXX", tmp ? tmp : "/tmp");
-  cr_assert_not_null(mkdtemp(dir));
-  snprintf(db, sizeof db, "%s/follow.db", dir);
+  dir = ft_scratch_dir("fo-follow");
+  db = ft_scratch_path(dir, "follow.db");
 }
 
 static void remove_dir(void) {
-  const char *suffix[] = {"", "-wal", "-shm", "-journal"};
-  char p[600];
-  for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
-    snprintf(p, sizeof p, "%s%s", db, suffix[i]);
-    unlink(p);
-  }
-  rmdir(dir);
+  free(db);
+  ft_scratch_remove(dir);
 }
 
 TestSuite(follow, .init = make_dir, .fini = remove_dir);

@@ -16,6 +16,7 @@
 
 #include <failover/publish.h>
 
+#include "store_faults_util.h"
 #include "support.h"
 
 /* Renewals come every ttl / 3; what a loaded machine (sanitizers,
@@ -24,24 +25,16 @@
 
 /* ---- fixture: a scratch directory and a loop ---------------------------- */
 
-static char dir[256];
-static char db[512];
+static char *dir, *db;
 
 static void make_dir(void) {
-  const char *tmp = getenv("TMPDIR");
-  snprintf(dir, sizeof dir, "%s/fo-lease-XXXXXX", tmp ? tmp : "/tmp");
-  cr_assert_not_null(mkdtemp(dir));
-  snprintf(db, sizeof db, "%s/lease.db", dir);
+  dir = ft_scratch_dir("fo-lease");
+  db = ft_scratch_path(dir, "lease.db");
 }
 
 static void remove_dir(void) {
-  const char *suffix[] = {"", "-wal", "-shm", "-journal"};
-  char p[600];
-  for (size_t i = 0; i < sizeof suffix / sizeof *suffix; i++) {
-    snprintf(p, sizeof p, "%s%s", db, suffix[i]);
-    unlink(p);
-  }
-  rmdir(dir);
+  free(db);
+  ft_scratch_remove(dir);
 }
 
 TestSuite(lease, .init = make_dir, .fini = remove_dir, .timeout = 60);

@@ -241,6 +241,13 @@ static void claims_and_publishes(ft_dns_kind kind) {
   wait_published(&e, &e.s[0], "epoch 1");
   fence_text(&e, FENCE, txt, sizeof txt);
   cr_assert_str_eq(txt, "1");
+  {
+    uint64_t held = 9;
+    FT_OK(fo_publisher_fence_held(e.s[0].pub, &held));
+    cr_assert_eq(held, 1, "fence_held says %llu", (unsigned long long)held);
+    FT_RC(fo_publisher_fence_held(NULL, &held), FO_EINVAL);
+    FT_RC(fo_publisher_fence_held(e.s[0].pub, NULL), FO_EINVAL);
+  }
   cr_assert_eq(zone_ttl(&e, &e.s[0]), 111);
   /* Later changes go out with the prerequisite, and are applied. */
   FT_OK(fo_group_set_ttl(e.s[0].g, 112));
@@ -309,6 +316,13 @@ static void newer_leader_fences(ft_dns_kind kind) {
   cr_assert_eq(pending, 1, "the refused change is kept");
   /* Final: resuming is refused, nothing more is sent. */
   FT_RC(fo_publisher_resume(old->pub), FO_EFENCED);
+  {
+    uint64_t held = 9;
+    FT_OK(fo_publisher_fence_held(old->pub, &held));
+    cr_assert_eq(held, 0, "a fenced publisher holds no fence");
+    FT_OK(fo_publisher_fence_held(new->pub, &held));
+    cr_assert_eq(held, 2);
+  }
   run_for(&e, 100);
   FT_RC(fo_publisher_error(old->pub), FO_EFENCED);
 

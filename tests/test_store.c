@@ -117,25 +117,7 @@ static void sql(const char *path, const char *stmt) {
 /* A store with a little of everything: stacks with web servers and load
  * balancers, explicit host names and addresses, groups in every state, a
  * removed stack and deleted groups. */
-static void populate(fo_registry *reg) {
-  fo_stack *shop = ft_stack(reg, "shop", 2, 1);
-  fo_stack *blog = ft_stack(reg, "blog", 1, 0);
-  fo_stack *gone = ft_stack(reg, "gone", 1, 0);
-  FT_OK(fo_stack_set_server_host_name(blog, "web1", "www.blog.example.org"));
-  FT_OK(fo_stack_set_server_addresses(shop, "lb1", "192.0.2.7", "2001:db8::7"));
-  FT_OK(fo_stack_rename_server(shop, "web2", "web9"));
-  fo_group *a = ft_group(reg, shop, blog);
-  fo_group *b = ft_group(reg, blog, NULL);
-  ft_group(reg, NULL, NULL);
-  fo_group *d = ft_group(reg, NULL, NULL);
-  fo_group *e = ft_group(reg, shop, NULL);
-  FT_OK(fo_group_switch(a, FO_SLOT_BACKUP, 0));
-  FT_OK(fo_group_set_ttl(b, 120));
-  FT_OK(fo_group_set_mode(e, FO_MODE_ADDRESS));
-  FT_OK(fo_group_delete(d));
-  FT_OK(fo_stack_remove(gone));
-  FT_OK(fo_stack_rename(blog, "journal"));
-}
+static void populate(fo_registry *reg) { ft_populate(reg, ""); }
 
 Test(store, reopen_equals_what_was_written) {
   const char *p = path_of("a.db");

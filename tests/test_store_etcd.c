@@ -82,34 +82,8 @@ static void assert_same(fo_registry *a, fo_registry *b, const char *what) {
   free(tb);
 }
 
-/* A little of everything (as test_store.c's populate); `tag` makes the
- * stack names new. */
-static void populate_tagged(fo_registry *reg, const char *tag) {
-  char name[3][32];
-  snprintf(name[0], sizeof name[0], "shop%s", tag);
-  snprintf(name[1], sizeof name[1], "blog%s", tag);
-  snprintf(name[2], sizeof name[2], "gone%s", tag);
-  fo_stack *shop = ft_stack(reg, name[0], 2, 1);
-  fo_stack *blog = ft_stack(reg, name[1], 1, 0);
-  fo_stack *gone = ft_stack(reg, name[2], 1, 0);
-  FT_OK(fo_stack_set_server_host_name(blog, "web1", "www.blog.example.org"));
-  FT_OK(fo_stack_set_server_addresses(shop, "lb1", "192.0.2.7", "2001:db8::7"));
-  FT_OK(fo_stack_rename_server(shop, "web2", "web9"));
-  fo_group *a = ft_group(reg, shop, blog);
-  fo_group *b = ft_group(reg, blog, NULL);
-  ft_group(reg, NULL, NULL);
-  fo_group *d = ft_group(reg, NULL, NULL);
-  fo_group *e = ft_group(reg, shop, NULL);
-  FT_OK(fo_group_switch(a, FO_SLOT_BACKUP, 0));
-  FT_OK(fo_group_set_ttl(b, 120));
-  FT_OK(fo_group_set_mode(e, FO_MODE_ADDRESS));
-  FT_OK(fo_group_delete(d));
-  FT_OK(fo_stack_remove(gone));
-  snprintf(name[1], sizeof name[1], "journal%s", tag);
-  FT_OK(fo_stack_rename(blog, name[1]));
-}
-
-static void populate(fo_registry *reg) { populate_tagged(reg, ""); }
+/* A little of everything (support.c; also what test_store.c writes). */
+static void populate(fo_registry *reg) { ft_populate(reg, ""); }
 
 /* etcdctl against the cluster (to break things on purpose). */
 static void etcdctl(const char *args) {
@@ -382,7 +356,7 @@ Test(store_etcd, stale_write_changes_nothing_and_refresh_catches_up) {
   assert_same(a, b, "after refresh");
 
   /* every kind of change, some in a batch, followed */
-  populate_tagged(a, "2");
+  ft_populate(a, "2");
   FT_OK(fo_registry_batch_begin(a));
   fo_stack *tmp = ft_stack(a, "tmp", 0, 0);
   FT_OK(fo_stack_remove(tmp));

@@ -256,6 +256,14 @@ FO_EXTERN int fo_publisher_group_status(const fo_publisher *pub,
 /* Groups whose current generation is not yet confirmed. */
 FO_EXTERN int fo_publisher_pending(const fo_publisher *pub, size_t *out);
 
+/* The epoch the zone's fence held for this publisher when last asked: its
+ * fence_epoch once the claim is confirmed (and until a refusal says a
+ * newer leader took it), else 0; always 0 without fencing. A leader is in
+ * step when this is its epoch and nothing is pending. Returns 0 or
+ * FO_EINVAL. */
+FO_EXTERN int fo_publisher_fence_held(const fo_publisher *pub,
+                                      uint64_t *epoch);
+
 /* ---- secondaries -------------------------------------------------------- */
 
 /* Where one secondary stands. Filled as far as `version` reaches. */

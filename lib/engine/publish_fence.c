@@ -119,6 +119,16 @@ static uint64_t epoch_of(const uint8_t *rdata, size_t len) {
 
 /* ---- the read --------------------------------------------------------------------- */
 
+/* Any other answer to a read or a swap: weighed like an UPDATE's (a
+ * refusal is believed on the third, a timeout backs off). */
+static void retry_or_stop(fo_publisher *pub, int verdict) {
+  verdict = fo__pub_weigh(pub, verdict, pub->fence_sent_epoch);
+  if (verdict == 1)
+    fo__pub_back_off(pub);
+  else
+    fo__pub_stop(pub, verdict);
+}
+
 static void read_cb(int verdict, const fo__probe_txt *set, void *userdata) {
   fo_publisher *pub = userdata;
   if (verdict == FO_ECANCELED || pub->closing)
@@ -130,11 +140,7 @@ static void read_cb(int verdict, const fo__probe_txt *set, void *userdata) {
   } else if (verdict == FO_ERANGE) {
     fo__pub_stop(pub, FO_ERANGE); /* signed: not a forgery */
   } else {
-    verdict = fo__pub_weigh(pub, verdict, pub->fence_sent_epoch);
-    if (verdict == 1)
-      fo__pub_back_off(pub);
-    else
-      fo__pub_stop(pub, verdict);
+    retry_or_stop(pub, verdict);
   }
   fo__pub_arm_kick(pub);
 }
@@ -166,11 +172,7 @@ static void claim_cb(int status, int detail, const unsigned char *abuf,
     if (++pub->fence_races >= FENCE_RACES)
       fo__pub_stop(pub, FO_EPREREQ);
   } else {
-    verdict = fo__pub_weigh(pub, verdict, pub->fence_sent_epoch);
-    if (verdict == 1)
-      fo__pub_back_off(pub);
-    else
-      fo__pub_stop(pub, verdict);
+    retry_or_stop(pub, verdict);
   }
   fo__pub_arm_kick(pub);
 }
@@ -277,4 +279,13 @@ int fo__fence_prereq(const fo_publisher *pub, fo__update *u) {
   memcpy(rdata + 1, pub->fence_text, n);
   return fo__update_prereq_rrset_value(u, pub->fence_name, FO__TYPE_TXT,
                                        rdata, n + 1);
+}
+
+int fo_publisher_fence_held(const fo_publisher *pub, uint64_t *epoch) {
+  if (pub == NULL || epoch == NULL)
+    return FO_EINVAL;
+  *epoch = pub->fence_state == FO__FENCE_HELD && !pub->fenced
+               ? pub->fence_epoch
+               : 0;
+  return 0;
 }

@@ -21,6 +21,8 @@
  */
 #include "etcd_http.h"
 
+#include "base64.h"
+
 #include <failover.h>
 
 #include <curl/curl.h>
@@ -60,49 +62,6 @@ static void curl_init_once(void) {
   curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
 }
 
-/* ---- base64 (RFC 4648 4, padded): etcd's JSON keys and values ------------ */
-
-/* (lib/dns/base64.c decodes TSIG secrets, whitespace and all; the store
- * layer may not include lib/dns, and etcd needs an encoder too.) */
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int b64_value(unsigned char c) {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* Decode padded base64 (what etcd sends, nothing else) into `out` (room for
- * n / 4 * 3 + 1 bytes). Returns the length, or -1. */
-static long b64_decode(const char *in, size_t n, unsigned char *out) {
-  size_t i, o = 0;
-  if (n % 4 != 0)
-    return -1;
-  for (i = 0; i < n; i += 4) {
-    int v[4], k, pad = 0;
-    for (k = 0; k < 4; k++) {
-      if (in[i + k] == '=' && i + 4 == n && k >= 2) {
-        v[k] = 0;
-        pad++;
-      } else if (pad > 0 || (v[k] = b64_value((unsigned char)in[i + k])) < 0) {
-        return -1;
-      }
-    }
-    out[o++] = (unsigned char)(v[0] << 2 | v[1] >> 4);
-    if (pad < 2)
-      out[o++] = (unsigned char)(v[1] << 4 | v[2] >> 2);
-    if (pad < 1)
-      out[o++] = (unsigned char)(v[2] << 6 | v[3]);
-  }
-  return (long)o;
-}
-
 /* ---- request bodies ------------------------------------------------------ */
 
 static int jbuf_reserve(fo__jbuf *b, size_t more) {
@@ -139,33 +98,17 @@ void fo__jbuf_raw(fo__jbuf *b, const char *text) {
 }
 
 void fo__jbuf_b64(fo__jbuf *b, const void *data, size_t len) {
-  const unsigned char *in = data;
-  char *o;
-  size_t i;
-  if (len > (SIZE_MAX - 3) / 4 * 3 || jbuf_reserve(b, (len + 2) / 3 * 4 + 2))
+  size_t n;
+  if (len > (SIZE_MAX - 3) / 4 * 3)
     return;
-  o = b->p + b->len;
-  *o++ = '"';
-  for (i = 0; i + 2 < len; i += 3) {
-    unsigned long v =
-        (unsigned long)in[i] << 16 | (unsigned long)in[i + 1] << 8 | in[i + 2];
-    *o++ = b64_alphabet[v >> 18 & 63];
-    *o++ = b64_alphabet[v >> 12 & 63];
-    *o++ = b64_alphabet[v >> 6 & 63];
-    *o++ = b64_alphabet[v & 63];
-  }
-  if (i < len) {
-    unsigned long v = (unsigned long)in[i] << 16;
-    if (i + 1 < len)
-      v |= (unsigned long)in[i + 1] << 8;
-    *o++ = b64_alphabet[v >> 18 & 63];
-    *o++ = b64_alphabet[v >> 12 & 63];
-    *o++ = i + 1 < len ? b64_alphabet[v >> 6 & 63] : '=';
-    *o++ = '=';
-  }
-  *o++ = '"';
-  *o = '\0';
-  b->len = (size_t)(o - b->p);
+  n = FO__BASE64_ENCODED_LEN(len);
+  if (jbuf_reserve(b, n + 2) != 0)
+    return;
+  b->p[b->len] = '"';
+  fo__base64_encode(data, len, b->p + b->len + 1);
+  b->p[b->len + 1 + n] = '"';
+  b->p[b->len + 2 + n] = '\0';
+  b->len += n + 2;
 }
 
 void fo__jbuf_i64(fo__jbuf *b, int64_t v) {
@@ -595,15 +538,14 @@ static int decode_field(const json_t *obj, const char *name,
                         unsigned char **buf, size_t *cap, size_t *len) {
   const json_t *v = json_object_get(obj, name);
   const char *s = "";
-  size_t n = 0, need;
-  long got;
+  size_t n = 0, need, got;
   if (v != NULL) {
     if (!json_is_string(v))
       return FO_ESTOREIO;
     s = json_string_value(v);
     n = json_string_length(v);
   }
-  need = n / 4 * 3 + 1;
+  need = n / 4 * 3 + 3; /* unpadded tails too, and the NUL */
   if (need > *cap) {
     unsigned char *p = realloc(*buf, need);
     if (p == NULL)
@@ -611,11 +553,10 @@ static int decode_field(const json_t *obj, const char *name,
     *buf = p;
     *cap = need;
   }
-  got = b64_decode(s, n, *buf);
-  if (got < 0)
+  if (fo__base64_decode(s, n, *buf, *cap - 1, &got) != 0)
     return FO_ESTOREIO;
   (*buf)[got] = '\0';
-  *len = (size_t)got;
+  *len = got;
   return 0;
 }
 

@@ -1,9 +1,9 @@
 /*
  * etcd_http.h - requests to an etcd v3 cluster through its HTTP/JSON
- * gateway, for the etcd backend of the store (store_etcd.c): the
- * endpoints of an etcd:// url, one POST with endpoint failover, JSON
- * bodies built in a growing buffer, and the base64 etcd wants for keys and
- * values.
+ * gateway, for the etcd backend of the store (store_etcd.c and
+ * store_etcd_lease.c): the endpoints of an etcd:// url, one POST with
+ * endpoint failover, JSON bodies built in a growing buffer, and the base64
+ * etcd wants for keys and values.
  */
 #ifndef FO_ETCD_HTTP_H
 #define FO_ETCD_HTTP_H

@@ -1,22 +1,8 @@
 /*
  * store_etcd.c - the etcd v3 backend of the store (see fo_store_etcd_open()
  * in <failover/store.h> for the contract; the HTTP/JSON requests, and why
- * libcurl and jansson, are in etcd_http.c).
- *
- * Keys, all under "/PREFIX/":
- *   rev                  the store's revision, decimal; written "0" by a
- *                        CREATE open, so that every txn can compare it
- *                        (etcd fails a VALUE compare on a missing key)
- *   lock                 the write lock, on our lock lease (10 s)
- *   settings, counters   one row each      } each value is the row as a
- *   stack/ID, group/SEQ  ID, SEQ %010u     } one-row log entry
- *                                            (fo__log_encode)
- *   log/REV              REV %020llu, the commit's log entry as is
- *   leader               "EXPIRES_MS TTL_S HOLDER" on the holder's lease
- *   epoch                "EPOCH HOLDER" of the last take
- *   app/NAME             application settings, the value as is
- * Zero-padded numbers make etcd's key order the order of ids, seqs and
- * revisions, so loads and the log read in order without sorting.
+ * libcurl and jansson, are in etcd_http.c; the keys and the store object
+ * in store_etcd.h; the publisher lease in store_etcd_lease.c).
  *
  * One lock lease per store object is granted at the first begin and kept
  * alive (at most every 2 s) by later begins instead of a grant and a
@@ -24,9 +10,8 @@
  * txn that also deletes the lock), and the lease still frees the lock
  * within 10 s of its holder's death.
  */
+#include "store_etcd.h"
 #include "alloc.h"
-#include "etcd_http.h"
-#include "store_internal.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -39,38 +24,11 @@
 #define LOCK_TTL_S 10
 #define LOCK_WAIT_MS 5000    /* begin gives up (FO_ELOCKED) after this */
 #define LOCK_REFRESH_MS 2000 /* keep the lock lease alive when older */
-#define LEASE_TTL_MIN_S 2
-#define PAGE 5000 /* keys per range request of a load */
-
-#define KEY_MAX (FO__ETCD_PREFIX_MAX + 3 + FO_STORE_SETTING_NAME_MAX + 32)
-
-typedef struct et {
-  fo__etcd *c;
-  fo_allocator alloc;
-  char prefix[FO__ETCD_PREFIX_MAX + 3]; /* "/PREFIX/" */
-  int readonly;
-  int in_txn;
-  uint64_t expected;
-  int64_t lock_lease;    /* our lease for the lock key; 0: none */
-  int64_t lock_lease_at; /* monotonic ms of its grant or last keepalive */
-  char lock_value[96];   /* "HOST:PID", for whoever looks at the lock */
-  fo__etcd_kv kv;        /* scratch for decoded keys and values */
-} et;
-
-typedef struct key {
-  char k[KEY_MAX];
-  size_t n;
-} key;
+#define PAGE 5000            /* keys per range request of a load */
 
 static int64_t mono_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t wall_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
@@ -84,13 +42,13 @@ static void sleep_ms(int64_t ms) {
 
 /* ---- keys and JSON ------------------------------------------------------- */
 
-static void key_of(const et *s, key *k, const char *suffix) {
+void fo__et_key_of(const fo__et *s, fo__et_key *k, const char *suffix) {
   int n = snprintf(k->k, sizeof(k->k), "%s%s", s->prefix, suffix);
   k->n = n < 0 ? 0 : (size_t)n;
 }
 
 /* "DIR/NUMBER", the number zero-padded to `width` digits. */
-static void key_num(const et *s, key *k, const char *dir, int width,
+static void key_num(const fo__et *s, fo__et_key *k, const char *dir, int width,
                     uint64_t num) {
   int n = snprintf(k->k, sizeof(k->k), "%s%s/%0*llu", s->prefix, dir, width,
                    (unsigned long long)num);
@@ -98,21 +56,20 @@ static void key_num(const et *s, key *k, const char *dir, int width,
 }
 
 /* The end of the range of every key that starts with `k`. */
-static void key_end(const key *k, key *end) {
+static void key_end(const fo__et_key *k, fo__et_key *end) {
   *end = *k;
   end->k[end->n - 1]++;
 }
 
-static int range(et *s, const void *k, size_t kn, const key *end, int64_t rev,
-                 int64_t limit, json_t **ans) {
+static int range(fo__et *s, const void *k, size_t kn, const fo__et_key *end,
+                 int64_t rev, int64_t limit, json_t **ans) {
   fo__jbuf b = {NULL, 0, 0, 0};
   fo__etcd_j_range(&b, k, kn, end ? end->k : NULL, end ? end->n : 0, rev, limit,
                    0);
   return fo__etcd_call(s->c, "/v3/kv/range", &b, FO__ETCD_AGAIN, ans);
 }
 
-/* The first key-value of a range answer into s->kv: 0 or FO_ENOENT. */
-static int first_kv(et *s, const json_t *range_answer) {
+int fo__et_first_kv(fo__et *s, const json_t *range_answer) {
   const json_t *kvs = fo__etcd_kvs(range_answer);
   if (json_array_size(kvs) == 0)
     return FO_ENOENT;
@@ -138,16 +95,16 @@ static int parse_u64(const unsigned char *p, size_t n, uint64_t *out) {
 
 /* PREFIX/rev now: its value and etcd's revision of the read. FO_ENOENT when
  * the key is missing. */
-static int read_rev(et *s, uint64_t *rev, int64_t *at) {
-  key k;
+static int read_rev(fo__et *s, uint64_t *rev, int64_t *at) {
+  fo__et_key k;
   json_t *ans = NULL;
   int rc;
-  key_of(s, &k, "rev");
+  fo__et_key_of(s, &k, "rev");
   if ((rc = range(s, k.k, k.n, NULL, 0, 0, &ans)) != 0)
     return rc;
   rc = fo__etcd_header_revision(ans, at);
   if (rc == 0)
-    rc = first_kv(s, ans);
+    rc = fo__et_first_kv(s, ans);
   if (rc == 0)
     rc = parse_u64(s->kv.value, s->kv.value_len, rev);
   json_decref(ans);
@@ -163,7 +120,7 @@ static int et_revision(void *self, uint64_t *out) {
 /* ---- load ---------------------------------------------------------------- */
 
 /* Decode s->kv's value as one row of `kind`. */
-static int decode_row(et *s, fo_store_row_kind kind, fo__decoded *d) {
+static int decode_row(fo__et *s, fo_store_row_kind kind, fo__decoded *d) {
   int rc = fo__log_decode(&s->alloc, s->kv.value, s->kv.value_len, d);
   if (rc == 0 && (d->count != 1 || d->rows[0].kind != kind)) {
     fo__decoded_free(&s->alloc, d);
@@ -174,17 +131,17 @@ static int decode_row(et *s, fo_store_row_kind kind, fo__decoded *d) {
 
 /* The row under `suffix` at `at` into the loader; `*missing` when there
  * is none. */
-static int load_one(et *s, fo_store_loader *ld, const char *suffix,
+static int load_one(fo__et *s, fo_store_loader *ld, const char *suffix,
                     fo_store_row_kind kind, int64_t at, int *missing) {
-  key k;
+  fo__et_key k;
   json_t *ans = NULL;
   fo__decoded d;
   int rc;
-  key_of(s, &k, suffix);
+  fo__et_key_of(s, &k, suffix);
   *missing = 0;
   if ((rc = range(s, k.k, k.n, NULL, at, 0, &ans)) != 0)
     return rc;
-  rc = first_kv(s, ans);
+  rc = fo__et_first_kv(s, ans);
   json_decref(ans);
   if (rc == FO_ENOENT) {
     *missing = 1;
@@ -200,13 +157,14 @@ static int load_one(et *s, fo_store_loader *ld, const char *suffix,
 /* Every key under DIR/ from `from` on (NULL: all) at `at`, in key order,
  * `page` keys per request; for each, `fn` with the number its key ends
  * with (s->kv holds the value). */
-static int scan(et *s, const char *dir, int width, const key *from, int64_t at,
-                int64_t page, int (*fn)(et *, uint64_t, void *), void *arg) {
-  key k, end;
-  unsigned char start[KEY_MAX + 1];
+static int scan(fo__et *s, const char *dir, int width, const fo__et_key *from,
+                int64_t at, int64_t page, int (*fn)(fo__et *, uint64_t, void *),
+                void *arg) {
+  fo__et_key k, end;
+  unsigned char start[FO__ET_KEY_MAX + 1];
   size_t start_n, i, plen;
   int rc = 0, more = 1;
-  key_of(s, &k, dir);
+  fo__et_key_of(s, &k, dir);
   key_end(&k, &end);
   plen = k.n;
   if (from != NULL)
@@ -249,7 +207,7 @@ typedef struct load_arg {
   fo_store_row_kind kind;
 } load_arg;
 
-static int load_row(et *s, uint64_t num, void *arg) {
+static int load_row(fo__et *s, uint64_t num, void *arg) {
   load_arg *a = arg;
   fo__decoded d;
   int rc = decode_row(s, a->kind, &d);
@@ -265,14 +223,14 @@ static int load_row(et *s, uint64_t num, void *arg) {
 }
 
 /* Rows without settings: an empty store, unless stacks or groups exist. */
-static int any_rows(et *s, int64_t at) {
+static int any_rows(fo__et *s, int64_t at) {
   static const char *const dirs[] = {"stack/", "group/"};
   size_t i;
   for (i = 0; i < 2; i++) {
-    key k, end;
+    fo__et_key k, end;
     json_t *ans = NULL;
     int rc, n;
-    key_of(s, &k, dirs[i]);
+    fo__et_key_of(s, &k, dirs[i]);
     key_end(&k, &end);
     if ((rc = range(s, k.k, k.n, &end, at, 1, &ans)) != 0)
       return rc;
@@ -285,7 +243,7 @@ static int any_rows(et *s, int64_t at) {
 }
 
 static int et_load(void *self, fo_store_loader *ld, uint64_t *revision) {
-  et *s = self;
+  fo__et *s = self;
   uint64_t rev = 0;
   int64_t at = 0;
   load_arg a;
@@ -323,7 +281,7 @@ typedef struct log_arg {
   void *userdata;
 } log_arg;
 
-static int log_entry(et *s, uint64_t num, void *arg) {
+static int log_entry(fo__et *s, uint64_t num, void *arg) {
   log_arg *a = arg;
   if (num != a->next)
     return a->next == a->after + 1 ? FO_ECOMPACTED : FO_ECORRUPT;
@@ -333,11 +291,11 @@ static int log_entry(et *s, uint64_t num, void *arg) {
 
 static int et_read_log(void *self, uint64_t after, fo_store_log_fn fn,
                        void *userdata) {
-  et *s = self;
+  fo__et *s = self;
   uint64_t rev = 0;
   int64_t at = 0;
   log_arg a;
-  key from;
+  fo__et_key from;
   int rc = read_rev(s, &rev, &at);
   if (rc == FO_ENOENT)
     rc = FO_ECORRUPT;
@@ -358,7 +316,7 @@ static int et_read_log(void *self, uint64_t after, fo_store_log_fn fn,
 /* ---- the lock lease ------------------------------------------------------ */
 
 /* A lock lease with at least LOCK_TTL_S - LOCK_REFRESH_MS to live. */
-static int lock_lease(et *s) {
+static int lock_lease(fo__et *s) {
   int64_t t0 = mono_ms();
   int rc;
   if (s->lock_lease != 0 && t0 - s->lock_lease_at < LOCK_REFRESH_MS)
@@ -383,15 +341,15 @@ static int lock_lease(et *s) {
 
 /* One attempt at the lock: 0 (held), FO_ESTALE, FO_ELOCKED, FO_ENOENT (our
  * lease is gone), FO_ESTOREIO. */
-static int try_lock(et *s, uint64_t expected) {
+static int try_lock(fo__et *s, uint64_t expected) {
   fo__jbuf b = {NULL, 0, 0, 0};
   json_t *ans = NULL;
   char want[24];
-  key lock, rev;
+  fo__et_key lock, rev;
   uint64_t now = 0;
   int rc;
-  key_of(s, &lock, "lock");
-  key_of(s, &rev, "rev");
+  fo__et_key_of(s, &lock, "lock");
+  fo__et_key_of(s, &rev, "rev");
   snprintf(want, sizeof(want), "%llu", (unsigned long long)expected);
   fo__jbuf_raw(&b, "{\"compare\":[");
   fo__etcd_j_compare(&b, rev.k, rev.n, "VALUE", want, 0);
@@ -413,7 +371,7 @@ static int try_lock(et *s, uint64_t expected) {
     json_decref(ans);
     return rc;
   }
-  rc = first_kv(s, fo__etcd_txn_range(ans, 0));
+  rc = fo__et_first_kv(s, fo__etcd_txn_range(ans, 0));
   if (rc == 0)
     rc = parse_u64(s->kv.value, s->kv.value_len, &now);
   if (rc == 0 && now != expected)
@@ -421,7 +379,7 @@ static int try_lock(et *s, uint64_t expected) {
   if (rc == FO_ENOENT) /* no PREFIX/rev: emptied under us */
     rc = FO_ESTALE;
   if (rc == 0) {
-    rc = first_kv(s, fo__etcd_txn_range(ans, 1));
+    rc = fo__et_first_kv(s, fo__etcd_txn_range(ans, 1));
     if (rc == 0)
       rc = s->kv.lease == s->lock_lease ? 0 : FO_ELOCKED;
     else if (rc == FO_ENOENT)
@@ -432,7 +390,7 @@ static int try_lock(et *s, uint64_t expected) {
 }
 
 static int et_begin(void *self, uint64_t expected) {
-  et *s = self;
+  fo__et *s = self;
   int64_t start = mono_ms(), delay = 5;
   int rc, lease_lost = 0;
   if (s->readonly)
@@ -464,11 +422,11 @@ static int et_begin(void *self, uint64_t expected) {
 }
 
 /* Delete the lock if it is still ours. */
-static void unlock(et *s) {
+static void unlock(fo__et *s) {
   fo__jbuf b = {NULL, 0, 0, 0};
   json_t *ans = NULL;
-  key lock;
-  key_of(s, &lock, "lock");
+  fo__et_key lock;
+  fo__et_key_of(s, &lock, "lock");
   fo__jbuf_raw(&b, "{\"compare\":[");
   fo__etcd_j_compare(&b, lock.k, lock.n, "LEASE", NULL, s->lock_lease);
   fo__jbuf_raw(&b, "],\"success\":[");
@@ -479,7 +437,7 @@ static void unlock(et *s) {
 }
 
 static void et_rollback(void *self) {
-  et *s = self;
+  fo__et *s = self;
   if (!s->in_txn)
     return;
   s->in_txn = 0;
@@ -487,13 +445,13 @@ static void et_rollback(void *self) {
 }
 
 /* The key of a row. */
-static void row_key(const et *s, const fo_store_row *r, key *k) {
+static void row_key(const fo__et *s, const fo_store_row *r, fo__et_key *k) {
   switch (r->kind) {
   case FO_ROW_SETTINGS:
-    key_of(s, k, "settings");
+    fo__et_key_of(s, k, "settings");
     break;
   case FO_ROW_COUNTERS:
-    key_of(s, k, "counters");
+    fo__et_key_of(s, k, "counters");
     break;
   case FO_ROW_STACK:
   case FO_ROW_STACK_REMOVED:
@@ -507,14 +465,14 @@ static void row_key(const et *s, const fo_store_row *r, key *k) {
 
 /* The commit as one txn: rows, log entry, revision, the lock's release and
  * the log's pruning, if the lock is still ours and the revision unmoved. */
-static int commit_body(et *s, const fo_store_changes *ch, uint64_t rev,
+static int commit_body(fo__et *s, const fo_store_changes *ch, uint64_t rev,
                        fo__jbuf *b) {
   size_t i, n = fo_store_changes_count(ch), log_len = 0;
   const void *log = NULL;
   char num[24];
-  key k, lock;
-  key_of(s, &lock, "lock");
-  key_of(s, &k, "rev");
+  fo__et_key k, lock;
+  fo__et_key_of(s, &lock, "lock");
+  fo__et_key_of(s, &k, "rev");
   snprintf(num, sizeof(num), "%llu", (unsigned long long)(rev - 1));
   fo__jbuf_raw(b, "{\"compare\":[");
   fo__etcd_j_compare(b, lock.k, lock.n, "LEASE", NULL, s->lock_lease);
@@ -541,14 +499,14 @@ static int commit_body(et *s, const fo_store_changes *ch, uint64_t rev,
   key_num(s, &k, "log", 20, rev);
   fo__etcd_j_put(b, k.k, k.n, log, log_len, 0);
   fo__jbuf_raw(b, ",");
-  key_of(s, &k, "rev");
+  fo__et_key_of(s, &k, "rev");
   snprintf(num, sizeof(num), "%llu", (unsigned long long)rev);
   fo__etcd_j_put(b, k.k, k.n, num, strlen(num), 0);
   fo__jbuf_raw(b, ",");
   fo__etcd_j_delete(b, lock.k, lock.n, NULL, 0);
   if (rev > LOG_KEEP) {
-    key end;
-    key_of(s, &k, "log/");
+    fo__et_key end;
+    fo__et_key_of(s, &k, "log/");
     key_num(s, &end, "log", 20, rev - LOG_KEEP + 1);
     fo__jbuf_raw(b, ",");
     fo__etcd_j_delete(b, k.k, k.n, end.k, end.n);
@@ -559,17 +517,17 @@ static int commit_body(et *s, const fo_store_changes *ch, uint64_t rev,
 
 /* After a commit whose answer was lost: did it land? (The log entry of
  * `rev` holds exactly our bytes.) */
-static int landed(et *s, const fo_store_changes *ch, uint64_t rev) {
+static int landed(fo__et *s, const fo_store_changes *ch, uint64_t rev) {
   const void *log = NULL;
   size_t log_len = 0;
   json_t *ans = NULL;
-  key k;
+  fo__et_key k;
   int yes;
   fo_store_changes_log(ch, &log, &log_len);
   key_num(s, &k, "log", 20, rev);
   if (range(s, k.k, k.n, NULL, 0, 0, &ans) != 0)
     return 0;
-  yes = first_kv(s, ans) == 0 && s->kv.value_len == log_len &&
+  yes = fo__et_first_kv(s, ans) == 0 && s->kv.value_len == log_len &&
         memcmp(s->kv.value, log, log_len) == 0;
   json_decref(ans);
   return yes;
@@ -577,7 +535,7 @@ static int landed(et *s, const fo_store_changes *ch, uint64_t rev) {
 
 static int et_commit(void *self, const fo_store_changes *ch,
                      uint64_t *revision) {
-  et *s = self;
+  fo__et *s = self;
   uint64_t rev = s->expected + 1;
   fo__jbuf b = {NULL, 0, 0, 0};
   json_t *ans = NULL;
@@ -609,232 +567,24 @@ static int et_commit(void *self, const fo_store_changes *ch,
   return 0;
 }
 
-/* ---- the publisher lease ------------------------------------------------- */
-
-typedef struct lease_view {
-  int held;           /* PREFIX/leader exists */
-  int64_t id;         /* its etcd lease */
-  int64_t leader_mod; /* its mod_revision (0: absent) */
-  int64_t expires_ms;
-  int64_t ttl_s;
-  char holder[64];
-  int64_t epoch_mod; /* PREFIX/epoch's mod_revision (0: absent) */
-  uint64_t epoch;
-  char last[64]; /* the holder of the last take */
-} lease_view;
-
-/* "NUMBER[ NUMBER] NAME" into numbers and a name of 1..63 characters. */
-static int parse_lease_value(const fo__etcd_kv *kv, int64_t *a, int64_t *b,
-                             char name[64]) {
-  const char *p = (const char *)kv->value;
-  char *end;
-  long long x;
-  size_t n;
-  errno = 0;
-  x = strtoll(p, &end, 10);
-  if (errno != 0 || end == p || *end != ' ' || x < 0)
-    return FO_ECORRUPT;
-  *a = x;
-  p = end + 1;
-  if (b != NULL) {
-    x = strtoll(p, &end, 10);
-    if (errno != 0 || end == p || *end != ' ' || x < 0)
-      return FO_ECORRUPT;
-    *b = x;
-    p = end + 1;
-  }
-  n = kv->value_len - (size_t)(p - (const char *)kv->value);
-  if (n == 0 || n > 63 || memchr(p, '\0', n) != NULL)
-    return FO_ECORRUPT;
-  memcpy(name, p, n);
-  name[n] = '\0';
-  return 0;
-}
-
-static int lease_view_read(et *s, lease_view *v) {
-  fo__jbuf b = {NULL, 0, 0, 0};
-  json_t *ans = NULL;
-  key leader, epoch;
-  int rc;
-  memset(v, 0, sizeof(*v));
-  key_of(s, &leader, "leader");
-  key_of(s, &epoch, "epoch");
-  /* Both keys from one read: a txn of two ranges and no compare. */
-  fo__jbuf_raw(&b, "{\"success\":[{\"request_range\":");
-  fo__etcd_j_range(&b, leader.k, leader.n, NULL, 0, 0, 0, 0);
-  fo__jbuf_raw(&b, "},{\"request_range\":");
-  fo__etcd_j_range(&b, epoch.k, epoch.n, NULL, 0, 0, 0, 0);
-  fo__jbuf_raw(&b, "}]}");
-  if ((rc = fo__etcd_call(s->c, "/v3/kv/txn", &b, FO__ETCD_AGAIN, &ans)) != 0)
-    return rc;
-  rc = first_kv(s, fo__etcd_txn_range(ans, 0));
-  if (rc == 0) {
-    v->held = 1;
-    v->id = s->kv.lease;
-    v->leader_mod = s->kv.mod_revision;
-    rc = parse_lease_value(&s->kv, &v->expires_ms, &v->ttl_s, v->holder);
-  }
-  if (rc == FO_ENOENT)
-    rc = 0;
-  if (rc == 0 && (rc = first_kv(s, fo__etcd_txn_range(ans, 1))) == 0) {
-    int64_t e = 0;
-    v->epoch_mod = s->kv.mod_revision;
-    rc = parse_lease_value(&s->kv, &e, NULL, v->last);
-    v->epoch = (uint64_t)e;
-  }
-  if (rc == FO_ENOENT)
-    rc = 0;
-  json_decref(ans);
-  return rc;
-}
-
-static void lease_out(const lease_view *v, fo_store_lease *out) {
-  memset(out, 0, sizeof(*out));
-  snprintf(out->holder, sizeof(out->holder), "%s",
-           v->held ? v->holder : v->last);
-  out->epoch = v->epoch;
-  out->expires_ms = v->held ? v->expires_ms : 0;
-}
-
-/* Put PREFIX/leader on lease `id` if it is still as `v` saw it (and with
- * `new_epoch` PREFIX/epoch too). 0, or FO_ELOCKED when something moved. */
-static int leader_put(et *s, const lease_view *v, int64_t id, int64_t ttl_s,
-                      int64_t expires, const char *holder, int new_epoch) {
-  fo__jbuf b = {NULL, 0, 0, 0};
-  json_t *ans = NULL;
-  char value[128];
-  key leader, epoch;
-  int rc;
-  key_of(s, &leader, "leader");
-  key_of(s, &epoch, "epoch");
-  fo__jbuf_raw(&b, "{\"compare\":[");
-  fo__etcd_j_compare(&b, leader.k, leader.n, "MOD", NULL, v->leader_mod);
-  fo__jbuf_raw(&b, ",");
-  fo__etcd_j_compare(&b, epoch.k, epoch.n, "MOD", NULL, v->epoch_mod);
-  fo__jbuf_raw(&b, "],\"success\":[");
-  snprintf(value, sizeof(value), "%lld %lld %s", (long long)expires,
-           (long long)ttl_s, holder);
-  fo__etcd_j_put(&b, leader.k, leader.n, value, strlen(value), id);
-  if (new_epoch) {
-    snprintf(value, sizeof(value), "%llu %s",
-             (unsigned long long)(v->epoch + 1), holder);
-    fo__jbuf_raw(&b, ",");
-    fo__etcd_j_put(&b, epoch.k, epoch.n, value, strlen(value), 0);
-  }
-  fo__jbuf_raw(&b, "]}");
-  if ((rc = fo__etcd_call(s->c, "/v3/kv/txn", &b, FO__ETCD_AGAIN, &ans)) != 0)
-    return rc == FO_ESTOREIO && fo__etcd_code(s->c) == 5 ? FO_ELOCKED : rc;
-  rc = fo__etcd_succeeded(ans) ? 0 : FO_ELOCKED;
-  json_decref(ans);
-  return rc;
-}
-
-/* One attempt: 0, FO_ELOCKED (held by another: `v` tells), FO_EAGAIN-like
- * FO_EBUSY (something moved: read again), FO_ESTOREIO. */
-static int acquire_once(et *s, const char *holder, int64_t ttl_s, lease_view *v,
-                        fo_store_lease *out) {
-  int64_t t0, id = 0, granted = 0;
-  int rc, ours;
-  if ((rc = lease_view_read(s, v)) != 0)
-    return rc;
-  ours = v->held && strcmp(v->holder, holder) == 0;
-  if (v->held && !ours)
-    return FO_ELOCKED;
-  t0 = wall_ms();
-  if (ours && v->ttl_s == ttl_s) {
-    /* A renewal: the same etcd lease, its expiry written for readers. */
-    rc = fo__etcd_lease_keepalive(s->c, v->id);
-    if (rc == 0) {
-      rc = leader_put(s, v, v->id, ttl_s, t0 + ttl_s * 1000, holder, 0);
-      if (rc == 0) {
-        v->expires_ms = t0 + ttl_s * 1000;
-        lease_out(v, out);
-      }
-      return rc == FO_ELOCKED ? FO_EBUSY : rc;
-    }
-    if (rc != FO_ENOENT)
-      return rc;
-    /* It ran out: taken again below, as a new take (the epoch grows). */
-    ours = 0;
-  }
-  if ((rc = fo__etcd_lease_grant(s->c, ttl_s, &id, &granted)) != 0)
-    return rc;
-  /* A new ttl for a running lease keeps the epoch; anything else is a
-   * take. */
-  rc = leader_put(s, v, id, granted, t0 + granted * 1000, holder, !ours);
-  if (rc != 0) {
-    fo__etcd_lease_revoke(s->c, id);
-    return rc == FO_ELOCKED ? FO_EBUSY : rc;
-  }
-  if (ours)
-    fo__etcd_lease_revoke(s->c, v->id);
-  else
-    v->epoch++;
-  snprintf(v->holder, sizeof(v->holder), "%s", holder);
-  v->held = 1;
-  v->expires_ms = t0 + granted * 1000;
-  lease_out(v, out);
-  return 0;
-}
-
-static int et_lease_acquire(void *self, const char *holder, uint32_t ttl_ms,
-                            fo_store_lease *out) {
-  et *s = self;
-  int64_t ttl_s = ((int64_t)ttl_ms + 999) / 1000;
-  lease_view v;
-  int rc = FO_EBUSY, attempt;
-  if (s->readonly)
-    return FO_EREADONLY;
-  if (ttl_s < LEASE_TTL_MIN_S)
-    ttl_s = LEASE_TTL_MIN_S;
-  for (attempt = 0; attempt < 5 && rc == FO_EBUSY; attempt++)
-    rc = acquire_once(s, holder, ttl_s, &v, out);
-  if (rc == FO_ELOCKED)
-    lease_out(&v, out);
-  return rc == FO_EBUSY ? FO_ESTOREIO : rc;
-}
-
-static int et_lease_release(void *self, const char *holder) {
-  et *s = self;
-  lease_view v;
-  int rc;
-  if (s->readonly)
-    return FO_EREADONLY;
-  if ((rc = lease_view_read(s, &v)) != 0)
-    return rc;
-  /* Revoking the etcd lease deletes PREFIX/leader; PREFIX/epoch keeps the
-   * holder's name, as the SQLite backend keeps it after a release. */
-  if (v.held && strcmp(v.holder, holder) == 0)
-    fo__etcd_lease_revoke(s->c, v.id);
-  return 0;
-}
-
-static int et_lease_read(void *self, fo_store_lease *out) {
-  lease_view v;
-  int rc = lease_view_read(self, &v);
-  if (rc == 0)
-    lease_out(&v, out);
-  return rc;
-}
-
 /* ---- application settings ------------------------------------------------ */
 
-static void setting_key(const et *s, key *k, const char *name) {
+static void setting_key(const fo__et *s, fo__et_key *k, const char *name) {
   char suffix[FO_STORE_SETTING_NAME_MAX + 8];
   snprintf(suffix, sizeof(suffix), "app/%s", name);
-  key_of(s, k, suffix);
+  fo__et_key_of(s, k, suffix);
 }
 
 static int et_setting_get(void *self, const char *name, char *buf, size_t size,
                           size_t *len) {
-  et *s = self;
+  fo__et *s = self;
   json_t *ans = NULL;
-  key k;
+  fo__et_key k;
   int rc;
   setting_key(s, &k, name);
   if ((rc = range(s, k.k, k.n, NULL, 0, 0, &ans)) != 0)
     return rc;
-  rc = first_kv(s, ans);
+  rc = fo__et_first_kv(s, ans);
   json_decref(ans);
   if (rc != 0)
     return rc;
@@ -846,10 +596,10 @@ static int et_setting_get(void *self, const char *name, char *buf, size_t size,
 }
 
 static int et_setting_put(void *self, const char *name, const char *value) {
-  et *s = self;
+  fo__et *s = self;
   fo__jbuf b = {NULL, 0, 0, 0};
   json_t *ans = NULL;
-  key k;
+  fo__et_key k;
   int rc;
   if (s->readonly)
     return FO_EREADONLY;
@@ -874,7 +624,7 @@ static int et_setting_put(void *self, const char *name, const char *value) {
 /* ---- open and close ------------------------------------------------------ */
 
 static void et_close(void *self) {
-  et *s = self;
+  fo__et *s = self;
   if (s == NULL)
     return;
   et_rollback(s);
@@ -894,22 +644,22 @@ static const fo_store_backend etcd_backend = {
     et_rollback,
     et_read_log,
     et_revision,
-    et_lease_acquire,
-    et_lease_release,
-    et_lease_read,
+    fo__et_lease_acquire,
+    fo__et_lease_release,
+    fo__et_lease_read,
     et_close,
     et_setting_get,
     et_setting_put,
 };
 
 /* Is anything stored under the prefix? */
-static int prefix_used(et *s, int *used) {
+static int prefix_used(fo__et *s, int *used) {
   fo__jbuf b = {NULL, 0, 0, 0};
   json_t *ans = NULL;
-  key k, end;
+  fo__et_key k, end;
   int64_t count = 0;
   int rc;
-  key_of(s, &k, "");
+  fo__et_key_of(s, &k, "");
   key_end(&k, &end);
   fo__etcd_j_range(&b, k.k, k.n, end.k, end.n, 0, 0, 1);
   if ((rc = fo__etcd_call(s->c, "/v3/kv/range", &b, FO__ETCD_AGAIN, &ans)) != 0)
@@ -922,12 +672,12 @@ static int prefix_used(et *s, int *used) {
 
 /* Write PREFIX/rev = 0 unless it exists (another process may create the
  * same store at the same time: whichever txn comes first writes it). */
-static int create(et *s) {
+static int create(fo__et *s) {
   fo__jbuf b = {NULL, 0, 0, 0};
   json_t *ans = NULL;
-  key rev;
+  fo__et_key rev;
   int rc;
-  key_of(s, &rev, "rev");
+  fo__et_key_of(s, &rev, "rev");
   fo__jbuf_raw(&b, "{\"compare\":[");
   fo__etcd_j_compare(&b, rev.k, rev.n, "CREATE", NULL, 0);
   fo__jbuf_raw(&b, "],\"success\":[");
@@ -940,7 +690,7 @@ static int create(et *s) {
 
 /* The first request: the store is there (or made), and its revision is
  * a number. */
-static int probe(et *s, unsigned int flags) {
+static int probe(fo__et *s, unsigned int flags) {
   uint64_t rev;
   int64_t at;
   int rc = read_rev(s, &rev, &at), used = 0;
@@ -957,7 +707,7 @@ static int probe(et *s, unsigned int flags) {
 
 int fo_store_etcd_open(fo_store **out, const char *url, unsigned int flags) {
   char host[64];
-  et *s;
+  fo__et *s;
   int rc;
   if (out != NULL)
     *out = NULL;

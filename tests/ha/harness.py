@@ -14,6 +14,7 @@ the clients whose every operation is recorded (History) and checked.
 import os
 import random
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +31,8 @@ import knotd  # noqa: E402
 
 AGENT = os.environ.get("FAILOVER_AGENT", "failover-agent")
 CTL = os.environ.get("FAILOVERCTL", "failoverctl")
+# A prefix for every agent, e.g. "valgrind -q --error-exitcode=99 ...".
+WRAPPER = os.environ.get("FO_AGENT_WRAPPER", "").split()
 ZONE = knotd.ZONE
 RECORDS = [
     "web1.shop 60 IN A 192.0.2.10",
@@ -37,6 +40,15 @@ RECORDS = [
     "web1.blue 60 IN A 192.0.2.30",
     "web1.green 60 IN A 192.0.2.40",
 ]
+
+
+def skip_reason():
+    """Why these tests cannot run here, or None."""
+    if not etcd.available():
+        return "etcd not installed"
+    if not knotd.available():
+        return "knotd, keymgr or kdig not installed"
+    return None
 
 
 def wall_ms():
@@ -63,7 +75,7 @@ class Agent:
         self.events = []
         err = open(self.log, "a")
         self.proc = subprocess.Popen(
-            [AGENT, "--store", self.cluster.url, "--name", self.name,
+            WRAPPER + [AGENT, "--store", self.cluster.url, "--name", self.name,
              "--lease-ms", str(self.cluster.lease_ms), "--follow-ms", "50"],
             stdout=subprocess.PIPE, stderr=err, text=True, bufsize=1)
         err.close()
@@ -138,7 +150,8 @@ class Cluster:
     and `agents` agents."""
 
     def __init__(self, groups=1000, registers=20, agents=3, lease_ms=5000,
-                 prefix="failover"):
+                 prefix="failover", etcd_members=3):
+        self.etcd_members = etcd_members
         self.groups = groups
         self.registers = registers
         self.n_agents = agents
@@ -164,7 +177,7 @@ class Cluster:
     def start(self):
         import tempfile
         self.dir = tempfile.mkdtemp(prefix="fo-ha.")
-        self.etcd = etcd.EtcdCluster(3)
+        self.etcd = etcd.EtcdCluster(self.etcd_members)
         self.etcd.start()
         self.url = self.etcd.url(self.prefix)
         self.knot = knotd.Knotd(records=RECORDS, log_level="info")
@@ -191,6 +204,8 @@ class Cluster:
             self.knot.stop()
         if self.etcd:
             self.etcd.stop()
+        if self.dir and not os.environ.get("FO_HA_KEEP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def ctl(self, *args, check=True, timeout=600):
         r = subprocess.run([CTL, "--db", self.url, "--no-color"] + list(args),

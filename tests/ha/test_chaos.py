@@ -36,20 +36,12 @@ GROUPS = int(os.environ.get("FO_HA_GROUPS", "1000"))
 LEASE_MS = int(os.environ.get("FO_HA_LEASE_MS", "3000"))
 
 
-def skip_reason():
-    if not harness.etcd.available():
-        return "etcd not installed"
-    if not harness.knotd.available():
-        return "knotd, keymgr or kdig not installed"
-    return None
-
-
 def report(case, **fields):
     print("chaos: case=%s %s" % (case, " ".join(
         "%s=%s" % kv for kv in fields.items())), flush=True)
 
 
-@unittest.skipIf(skip_reason(), skip_reason() or "")
+@unittest.skipIf(harness.skip_reason(), harness.skip_reason() or "")
 class Chaos(unittest.TestCase):
 
     def setUp(self):

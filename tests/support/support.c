@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 /* ---- growable string ---------------------------------------------------- */
 
@@ -787,4 +788,31 @@ void ft_strset_free(ft_strset *s) {
     free(s->slots[i]);
   free(s->slots);
   memset(s, 0, sizeof *s);
+}
+
+/* ---- durable-store fixtures ---------------------------------------------- */
+
+void ft_populate(fo_registry *reg, const char *tag) {
+  char name[3][32];
+  snprintf(name[0], sizeof name[0], "shop%s", tag);
+  snprintf(name[1], sizeof name[1], "blog%s", tag);
+  snprintf(name[2], sizeof name[2], "gone%s", tag);
+  fo_stack *shop = ft_stack(reg, name[0], 2, 1);
+  fo_stack *blog = ft_stack(reg, name[1], 1, 0);
+  fo_stack *gone = ft_stack(reg, name[2], 1, 0);
+  FT_OK(fo_stack_set_server_host_name(blog, "web1", "www.blog.example.org"));
+  FT_OK(fo_stack_set_server_addresses(shop, "lb1", "192.0.2.7", "2001:db8::7"));
+  FT_OK(fo_stack_rename_server(shop, "web2", "web9"));
+  fo_group *a = ft_group(reg, shop, blog);
+  fo_group *b = ft_group(reg, blog, NULL);
+  ft_group(reg, NULL, NULL);
+  fo_group *d = ft_group(reg, NULL, NULL);
+  fo_group *e = ft_group(reg, shop, NULL);
+  FT_OK(fo_group_switch(a, FO_SLOT_BACKUP, 0));
+  FT_OK(fo_group_set_ttl(b, 120));
+  FT_OK(fo_group_set_mode(e, FO_MODE_ADDRESS));
+  FT_OK(fo_group_delete(d));
+  FT_OK(fo_stack_remove(gone));
+  snprintf(name[1], sizeof name[1], "journal%s", tag);
+  FT_OK(fo_stack_rename(blog, name[1]));
 }

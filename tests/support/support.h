@@ -222,4 +222,14 @@ int ft_strset_add(ft_strset *s, const char *str);
 int ft_strset_has(const ft_strset *s, const char *str);
 void ft_strset_free(ft_strset *s);
 
+/* ---- durable-store fixtures -------------------------------------------- */
+
+/* A registry with every kind of row: stacks (one renamed, one removed),
+ * servers with explicit host names, addresses and a rename, groups in
+ * every state (one switched, one deleted, one in address mode). `tag` is
+ * appended to the stack names, so that one registry can be populated
+ * twice ("" for none). */
+void ft_populate(fo_registry *reg, const char *tag);
+
+
 #endif

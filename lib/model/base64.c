@@ -1,11 +1,15 @@
 /*
- * base64.c - base64 decoding for TSIG secrets. Key files written by hand
- * or by other tools wrap and indent secrets, so whitespace is skipped;
- * anything else outside the alphabet is refused rather than ignored.
+ * base64.c - base64 for TSIG secrets and etcd's JSON. Key files written by
+ * hand or by other tools wrap and indent secrets, so the decoder skips
+ * whitespace; anything else outside the alphabet is refused rather than
+ * ignored.
  */
 #include "base64.h"
 
 #include <failover.h>
+
+static const char alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 static int value(char c) {
   if (c >= 'A' && c <= 'Z')
@@ -74,4 +78,26 @@ int fo__base64_decode(const char *in, size_t n, unsigned char *out,
   }
   *outlen = got;
   return 0;
+}
+
+void fo__base64_encode(const void *in, size_t n, char *out) {
+  const unsigned char *p = in;
+  size_t i;
+  for (i = 0; i + 2 < n; i += 3) {
+    unsigned long v =
+        (unsigned long)p[i] << 16 | (unsigned long)p[i + 1] << 8 | p[i + 2];
+    *out++ = alphabet[v >> 18 & 63];
+    *out++ = alphabet[v >> 12 & 63];
+    *out++ = alphabet[v >> 6 & 63];
+    *out++ = alphabet[v & 63];
+  }
+  if (i < n) {
+    unsigned long v = (unsigned long)p[i] << 16;
+    if (i + 1 < n)
+      v |= (unsigned long)p[i + 1] << 8;
+    *out++ = alphabet[v >> 18 & 63];
+    *out++ = alphabet[v >> 12 & 63];
+    *out++ = i + 1 < n ? alphabet[v >> 6 & 63] : '=';
+    *out = '=';
+  }
 }
