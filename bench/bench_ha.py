@@ -78,7 +78,11 @@ def main():
                                     timeout=args.lease_ms / 1000 + 30)
             caught = new.wait("caught-up", after=ev["t"] - 1, timeout=120)
             if caught is None:
-                sys.exit("trial %d: the successor never caught up" % trial)
+                for a in c.agents:
+                    print(a.name, [(e.get("event"), e.get("epoch"),
+                                    e.get("error")) for e in a.events][-12:])
+                sys.exit("trial %d: the successor (%s) never caught up; logs in %s"
+                         % (trial, new.name, c.dir))
             takeovers.append(caught["t"] - t0)
             lost += len(c.mismatches())
             # The switches left SWITCHING are verified and settled.

@@ -35,6 +35,7 @@
  *   failover-agent: t=... name=a event=standby holder=b epoch=7
  *   failover-agent: t=... name=a event=lost epoch=7 error=FO_ELOCKED
  *   failover-agent: t=... name=a event=fenced epoch=7
+ *   failover-agent: t=... name=a event=reopen error=FO_EPOISONED
  *   failover-agent: t=... name=a event=stopped
  */
 #define _POSIX_C_SOURCE 200809L
@@ -76,6 +77,7 @@ typedef struct agent {
   fo_switchover *resume;
   uv_signal_t sigterm, sigint;
   uv_timer_t progress;
+  uv_timer_t retry;      /* resume again after a failed one; reopen */
   /* state */
   uint64_t epoch;        /* of the lease this process holds, or 0 */
   int waiting_reported;  /* a standby says so once per holder */
@@ -83,6 +85,10 @@ typedef struct agent {
   int reconciled;         /* the leader's reconcile has run */
   int resumed_once;       /* the first resume after taking over reported */
   int resume_again;       /* a commit came while a resume ran */
+  fo_store_lease lease;   /* the lease as last taken */
+  int held;               /* the keeper holds the lease */
+  int pubs_open;          /* publishers whose close has not finished */
+  int reopening;          /* the registry is being opened again */
   int caught_up_reported;
   int stopping;
 } agent;
@@ -114,6 +120,7 @@ static void die(const char *what, int rc) {
 static void stop_leading(agent *a, const char *event, int error);
 
 static void resume_switches(agent *a);
+static void retry_cb(uv_timer_t *t);
 
 static void on_resumed(const fo_switchover_report *r, void *userdata) {
   agent *a = userdata;
@@ -122,8 +129,12 @@ static void on_resumed(const fo_switchover_report *r, void *userdata) {
     say(a, "event=resumed groups=%zu failed=%zu error=%s", r->groups,
         r->failed, fo_err_name(r->error));
   a->resumed_once = 1;
-  if (a->resume_again && a->pub != NULL && r->error != FO_ECANCELED)
+  if (a->pub == NULL || r->error == FO_ECANCELED)
+    return;
+  if (a->resume_again)
     resume_switches(a);
+  else if (r->failed > 0) /* the store was busy, say: again in a second */
+    uv_timer_start(&a->retry, retry_cb, 1000, 0);
 }
 
 /* Finish every switch in state SWITCHING: the ones a predecessor left, and
@@ -213,6 +224,11 @@ static void start_leading(agent *a, const fo_store_lease *lease) {
     say(a, "event=reconcile-failed error=%s", fo_err_name(rc));
 }
 
+static void publisher_closed(void *userdata) {
+  agent *a = userdata;
+  a->pubs_open--;
+}
+
 static void stop_leading(agent *a, const char *event, int error) {
   if (a->resume != NULL) {
     fo_switchover *s = a->resume;
@@ -223,7 +239,8 @@ static void stop_leading(agent *a, const char *event, int error) {
     /* Cleared first: closing calls the reconcile back (FO_ECANCELED). */
     fo_publisher *p = a->pub;
     a->pub = NULL;
-    fo_publisher_close(p, NULL, NULL);
+    a->pubs_open++;
+    fo_publisher_close(p, publisher_closed, a);
   }
   if (event != NULL)
     say(a, "event=%s epoch=%llu error=%s", event,
@@ -237,9 +254,13 @@ static void on_lease(fo_lease_event ev, const fo_store_lease *lease,
   switch (ev) {
   case FO_LEASE_TAKEN:
     a->waiting_reported = 0;
-    start_leading(a, lease);
+    a->lease = *lease;
+    a->held = 1;
+    if (!a->reopening)
+      start_leading(a, lease);
     break;
   case FO_LEASE_LOST:
+    a->held = 0;
     stop_leading(a, "lost", error);
     break;
   case FO_LEASE_WAITING:
@@ -255,10 +276,62 @@ static void on_lease(fo_lease_event ev, const fo_store_lease *lease,
   }
 }
 
+static void on_follow(int error, uint64_t revision, void *userdata);
+
+/* A registry that a failed commit poisoned, or whose log entries the store
+ * pruned before it read them, is opened again from the store: publishing
+ * stops, and starts again on the new registry once the publisher's close
+ * has finished (the registry must outlive it). */
+static void reopen_step(agent *a) {
+  fo_registry_options ro = FO_REGISTRY_OPTIONS_INIT;
+  int rc;
+  if (a->pubs_open > 0 || a->resume != NULL) {
+    uv_timer_start(&a->retry, retry_cb, 10, 0);
+    return;
+  }
+  fo_registry_free(a->reg);
+  a->reg = NULL;
+  if ((rc = fo_registry_open(&a->reg, &ro, a->store)) != 0 ||
+      (rc = fo_store_follower_new(&a->follower, a->loop, a->reg, a->follow_ms,
+                                  on_follow, a)) != 0) {
+    say(a, "event=reopen-failed error=%s", fo_err_name(rc));
+    a->reg = NULL;
+    uv_timer_start(&a->retry, retry_cb, 1000, 0);
+    return;
+  }
+  a->reopening = 0;
+  say(a, "event=reopened");
+  if (a->held)
+    start_leading(a, &a->lease);
+}
+
+static void reopen_registry(agent *a, int why) {
+  if (a->reopening)
+    return;
+  a->reopening = 1;
+  say(a, "event=reopen error=%s", fo_err_name(why));
+  stop_leading(a, NULL, 0);
+  fo_store_follower_close(a->follower);
+  a->follower = NULL;
+  uv_timer_start(&a->retry, retry_cb, 0, 0);
+}
+
+static void retry_cb(uv_timer_t *t) {
+  agent *a = t->data;
+  if (a->stopping)
+    return;
+  if (a->reopening)
+    reopen_step(a);
+  else if (a->pub != NULL && a->reconciled)
+    resume_switches(a);
+}
+
 static void on_follow(int error, uint64_t revision, void *userdata) {
   agent *a = userdata;
   (void)revision;
-  if (error != 0)
+  if (error == FO_EPOISONED || error == FO_ECOMPACTED)
+    reopen_registry(a, error);
+  else if (error != 0)
     say(a, "event=follow-failed error=%s", fo_err_name(error));
   else if (a->pub != NULL && a->reconciled)
     resume_switches(a); /* a standby only keeps its registry warm */
@@ -282,6 +355,7 @@ static void on_signal(uv_signal_t *h, int signum) {
   uv_close((uv_handle_t *)&a->sigterm, NULL);
   uv_close((uv_handle_t *)&a->sigint, NULL);
   uv_close((uv_handle_t *)&a->progress, NULL);
+  uv_close((uv_handle_t *)&a->retry, NULL);
 }
 
 static void setting(agent *a, const char *name, char *buf, size_t size) {
@@ -400,6 +474,8 @@ int main(int argc, char **argv) {
   a.sigterm.data = a.sigint.data = &a;
   uv_signal_start(&a.sigterm, on_signal, SIGTERM);
   uv_signal_start(&a.sigint, on_signal, SIGINT);
+  uv_timer_init(a.loop, &a.retry);
+  a.retry.data = &a;
   uv_timer_init(a.loop, &a.progress);
   a.progress.data = &a;
   uv_timer_start(&a.progress, progress_cb, 10, 10);

@@ -309,9 +309,10 @@ FO_EXTERN int fo_store_sqlite_open(fo_store **out, const char *path,
  *     that compares PREFIX/rev with the revision the registry has seen:
  *     another writer's commit turns it into FO_ESTALE, as with SQLite;
  *   - the write lock of `begin` is the key PREFIX/lock attached to an etcd
- *     lease (10 s; one per store object, kept alive by later begins): a
- *     writer that dies holding it blocks others at most that long (another
- *     begin waits up to 5 s, then FO_ELOCKED), and a writer that was paused
+ *     lease (3 s; one per store object, kept alive by later begins): a
+ *     writer that dies holding it blocks others at most that long, plus
+ *     etcd's half-second expiry check (another begin waits up to 2 s, then
+ *     FO_ELOCKED: its caller tries again), and a writer that was paused
  *     past it finds at commit that its lock is gone: nothing is written and
  *     the commit returns FO_ESTALE (its registry is poisoned, as after any
  *     failed commit: reopen it);

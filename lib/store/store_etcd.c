@@ -5,10 +5,10 @@
  * in store_etcd.h; the publisher lease in store_etcd_lease.c).
  *
  * One lock lease per store object is granted at the first begin and kept
- * alive (at most every 2 s) by later begins instead of a grant and a
- * revoke per call: a mutation costs two requests (the lock txn, the commit
- * txn that also deletes the lock), and the lease still frees the lock
- * within 10 s of its holder's death.
+ * alive (at most every LOCK_REFRESH_MS) by later begins instead of a grant
+ * and a revoke per call: a mutation costs two requests (the lock txn, the
+ * commit txn that also deletes the lock), and the lease still frees the
+ * lock within LOCK_TTL_S (and etcd's expiry check) of its holder's death.
  */
 #include "store_etcd.h"
 #include "alloc.h"
@@ -21,9 +21,17 @@
 #include <unistd.h>
 
 #define LOG_KEEP 100000
-#define LOCK_TTL_S 10
-#define LOCK_WAIT_MS 5000    /* begin gives up (FO_ELOCKED) after this */
-#define LOCK_REFRESH_MS 2000 /* keep the lock lease alive when older */
+/* A writer that dies holding the lock blocks the others for up to the
+ * lock lease's TTL (plus etcd's half-second expiry check), and a begin on
+ * an agent's loop blocks that loop while it waits: both must stay well
+ * under a publisher lease (5 s by default), so that a standby that waits
+ * for a dead leader's lock still renews its own lease in time. The wait
+ * is shorter than the TTL: a holder that keeps a batch open (alive, but
+ * slow) is not robbed of its lock by a waiter; the waiter gets FO_ELOCKED
+ * and its caller tries again later. */
+#define LOCK_TTL_S 3
+#define LOCK_WAIT_MS 2000   /* begin gives up (FO_ELOCKED) after this */
+#define LOCK_REFRESH_MS 500 /* keep the lock lease alive when older */
 #define PAGE 5000            /* keys per range request of a load */
 
 static int64_t mono_ms(void) {
