@@ -296,6 +296,21 @@ class Cluster:
                 have[owner] = data.rstrip(".").lower() + "."
         return have
 
+    def wait_settled(self, timeout=120):
+        """Until no group is SWITCHING (the leader verified and settled
+        every switch). True on success."""
+        import json
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            r = self.ctl("--json", "status", check=False)
+            try:
+                if json.loads(r.stdout)["groups"]["switching"] == 0:
+                    return True
+            except (ValueError, KeyError):
+                pass
+            time.sleep(0.2)
+        return False
+
     def fence(self):
         got = self.knot.query("_failover-epoch", "TXT")
         return int(got[0].strip('"')) if got else None

@@ -162,6 +162,7 @@ class Chaos(unittest.TestCase):
         ctl.communicate(timeout=120)
         self.assertEqual(ctl.returncode, 0)
         self.assertEqual(self.c.wait_in_step(60), [])
+        self.assertTrue(self.c.wait_settled(), "the switches never settled")
         # Move every group back while the old leader sleeps: what it still
         # holds is now stale.
         back = self.bulk("shop-dr")

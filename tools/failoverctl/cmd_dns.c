@@ -115,7 +115,9 @@ static int switch_for_holder(session *s, engines *e, bulk *b,
       printf("; not confirmed by every server within %u s\n",
              (unsigned)(s->timeout_ms / 1000));
   }
-  if (n == 0 && refused > 0)
+  /* Groups the rules refused (a switch still in flight) stay on the lost
+   * stack: the operator must know, as with fo_switchover_stack(). */
+  if (refused > 0)
     return EXIT_REFUSED;
   return s->no_wait || n == 0 || confirmed ? EXIT_DONE : EXIT_DNS;
 }
