@@ -17,6 +17,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "store_scenarios.h"
 #include "support.h"
 
 /* ---- fixture: a scratch directory --------------------------------------- */
@@ -45,37 +46,6 @@ static char *path_of(const char *name) {
   return out;
 }
 
-/* A random source that offers chosen codes first (big-endian, as the
- * library reads four bytes per draw), then a deterministic stream. */
-typedef struct offer {
-  uint32_t codes[8];
-  int n, next;
-  ft_rng rng;
-} offer;
-
-static int offer_fill(void *buf, size_t len, void *userdata) {
-  offer *o = userdata;
-  if (len == 4 && o->next < o->n) {
-    uint32_t c = o->codes[o->next++];
-    unsigned char *b = buf;
-    b[0] = (unsigned char)(c >> 24);
-    b[1] = (unsigned char)(c >> 16);
-    b[2] = (unsigned char)(c >> 8);
-    b[3] = (unsigned char)c;
-    return 0;
-  }
-  return ft_rng_fill(buf, len, &o->rng);
-}
-
-/* Durable state unchanged (generations aside, which are per process). */
-#define SAME_STATE(before, reg, what)                                          \
-  do {                                                                         \
-    char *now_ = ft_snapshot_stable(reg);                                      \
-    int same_ = strcmp((before), now_) == 0;                                   \
-    free(now_);                                                                \
-    cr_assert(same_, "%s changed the registry", (what));                       \
-  } while (0)
-
 static fo_registry *open_reg(const char *path, unsigned flags, fo_store **st,
                              ft_rng *rng) {
   fo_registry_options o = ft_options(rng, NULL);
@@ -85,9 +55,14 @@ static fo_registry *open_reg(const char *path, unsigned flags, fo_store **st,
   return reg;
 }
 
-static void close_reg(fo_registry *reg, fo_store *st) {
-  fo_registry_free(reg);
-  fo_store_close(st);
+/* The shared scenarios (support/store_scenarios.c) on the file `path`. */
+static int sqlite_open(fo_store **st, unsigned flags, const void *path) {
+  return fo_store_sqlite_open(st, path, flags);
+}
+
+static fs_backend sqlite_at(const char *name) {
+  fs_backend be = {sqlite_open, path_of(name)};
+  return be;
 }
 
 /* Read a whole file (NUL-terminated for convenience). */
@@ -120,70 +95,13 @@ static void sql(const char *path, const char *stmt) {
 static void populate(fo_registry *reg) { ft_populate(reg, ""); }
 
 Test(store, reopen_equals_what_was_written) {
-  const char *p = path_of("a.db");
-  fo_store *st;
-  fo_registry *reg = open_reg(p, FO_STORE_CREATE, &st, NULL);
-  populate(reg);
-  char *before = ft_snapshot_stable(reg);
-  uint64_t rev = 0;
-  FT_OK(fo_registry_revision(reg, &rev));
-  cr_assert_gt(rev, 10);
-  close_reg(reg, st);
-
-  for (int round = 0; round < 3; round++) {
-    reg = open_reg(p, 0, &st, NULL);
-    char *after = ft_snapshot_stable(reg);
-    cr_assert_str_eq(after, before, "reopen %d differs", round);
-    uint64_t rev2 = 0;
-    FT_OK(fo_registry_revision(reg, &rev2));
-    cr_assert_eq(rev2, rev);
-    char *bad = ft_invariant_violation(reg);
-    cr_assert_null(bad, "%s", bad ? bad : "");
-    free(after);
-    close_reg(reg, st);
-  }
-  free(before);
+  fs_backend be = sqlite_at("a.db");
+  fs_reopen_equals_what_was_written(&be, 3);
 }
 
 Test(store, deleted_address_never_drawn_after_restarts) {
-  const char *p = path_of("t.db");
-  offer o;
-  memset(&o, 0, sizeof o);
-  ft_rng_init(&o.rng, 5);
-  fo_registry_options opts = ft_options(NULL, NULL);
-  opts.random = offer_fill;
-  opts.random_userdata = &o;
-  fo_store *st;
-  fo_registry *reg = NULL;
-  FT_OK(fo_store_sqlite_open(&st, p, FO_STORE_CREATE));
-  FT_OK(fo_registry_open(&reg, &opts, st));
-  fo_group *g = ft_group(reg, NULL, NULL);
-  char gone[FO_NAME_BUFSIZE];
-  ft_address(g, gone);
-  uint32_t code = (uint32_t)(atoi(gone) * 1000000 + atoi(gone + 4) * 1000 +
-                             atoi(gone + 8));
-  FT_OK(fo_group_delete(g));
-  fo_registry_free(reg);
-  fo_store_close(st);
-
-  for (int restart = 0; restart < 5; restart++) {
-    FT_OK(fo_store_sqlite_open(&st, p, 0));
-    FT_OK(fo_registry_open(&reg, &opts, st));
-    fo_group *f = NULL;
-    FT_RC(fo_registry_find_group(reg, gone, &f), FO_EDELETED);
-    o.n = 1;
-    o.next = 0;
-    o.codes[0] = code; /* the deleted code is offered first */
-    fo_group *n = ft_group(reg, NULL, NULL);
-    cr_assert_eq(o.next, 1, "the offered code was not drawn");
-    char addr[FO_NAME_BUFSIZE];
-    ft_address(n, addr);
-    cr_assert_str_neq(addr, gone, "restart %d handed out %s again", restart,
-                      gone);
-    fo_registry_free(reg);
-    fo_store_close(st);
-  }
-  ft_rng_free(&o.rng);
+  fs_backend be = sqlite_at("t.db");
+  fs_deleted_address_never_drawn_again(&be, 5, 5);
 }
 
 /* ---- files that are refused --------------------------------------------- */
@@ -215,7 +133,7 @@ static const char *written_store(const char *name) {
   fo_store *st;
   fo_registry *reg = open_reg(p, FO_STORE_CREATE, &st, NULL);
   populate(reg);
-  close_reg(reg, st);
+  fs_close_reg(reg, st);
   return p;
 }
 
@@ -232,7 +150,7 @@ Test(store, hand_edited_file_breaking_a_rule_is_refused) {
   /* Now valid again: it loads. */
   fo_store *st;
   fo_registry *reg = open_reg(p, 0, &st, NULL);
-  close_reg(reg, st);
+  fs_close_reg(reg, st);
   sql(p, "UPDATE groups SET code = (SELECT code FROM groups WHERE seq = 1)"
          " WHERE seq = 2");
   expect_refused(p, FO_EEXIST, "an address drawn twice");
@@ -290,7 +208,7 @@ Test(store, not_sqlite_not_ours_newer_other_zone) {
   const char *zone;
   FT_OK(fo_registry_zone(reg, &zone));
   cr_assert_str_eq(zone, FT_ZONE);
-  close_reg(reg, st);
+  fs_close_reg(reg, st);
   char *after = slurp(p, &n2);
   cr_assert(n1 == n2 && memcmp(before, after, n1) == 0);
   free(before);
@@ -307,7 +225,7 @@ Test(store, truncated_and_damaged_files) {
     for (int i = 0; i < 3000; i++)
       ft_group(reg, NULL, NULL);
     FT_OK(fo_registry_batch_commit(reg));
-    close_reg(reg, st);
+    fs_close_reg(reg, st);
   }
   size_t len;
   char *good = slurp(src, &len);
@@ -466,53 +384,10 @@ Test(store, empty_file_without_create) {
 /* ---- several registries on one store ------------------------------------ */
 
 Test(store, stale_write_changes_nothing_and_refresh_catches_up) {
-  const char *p = path_of("two.db");
-  fo_store *sa, *sb;
-  fo_registry *a = open_reg(p, FO_STORE_CREATE, &sa, NULL);
-  fo_stack *shop = ft_stack(a, "shop", 1, 0);
-  fo_registry *b = open_reg(p, 0, &sb, NULL);
-  ft_events ev = {0};
-  FT_OK(fo_registry_subscribe(b, ft_events_cb, &ev, NULL));
-
-  /* a moves on; b has not seen it */
-  fo_group *ga = ft_group(a, shop, NULL);
-  char *before = ft_snapshot_stable(b);
-  fo_group *gb = NULL;
-  FT_RC(fo_group_create(&gb, b, NULL, NULL), FO_ESTALE);
-  cr_assert_null(gb);
-  FT_RC(fo_stack_new(&shop, b, "other"), FO_ESTALE);
-  SAME_STATE(before, b, "a stale create");
-  free(before);
-
-  FT_OK(fo_registry_refresh(b));
-  cr_assert_eq(ev.n, 1, "refresh fired %zu events", ev.n);
-  cr_assert_eq(ev.ev[0].reason, FO_CHANGE_CREATE);
-  char addr[FO_NAME_BUFSIZE];
-  fo_group *found = NULL;
-  FT_OK(fo_registry_find_group(b, ft_address(ga, addr), &found));
-  cr_assert_eq(ft_state(found), FO_GROUP_SERVING);
-  FT_OK(fo_group_create(&gb, b, NULL, NULL));
-
-  /* b's stack gets a load balancer: a's group follows after refresh. */
-  fo_stack *shop_b = NULL;
-  FT_OK(fo_registry_find_stack(b, "shop", &shop_b));
-  FT_OK(fo_stack_add_server(shop_b, FO_SERVER_LOAD_BALANCER, "lb1", NULL));
-  ft_events eva = {0};
-  FT_OK(fo_registry_subscribe(a, ft_events_cb, &eva, NULL));
-  FT_OK(fo_registry_refresh(a));
-  cr_assert_eq(ft_events_for(&eva, ga), 1, "the group did not follow");
-  fo_target t = FO_TARGET_INIT;
-  FT_OK(fo_group_target(ga, &t));
-  cr_assert_str_eq(t.host_name, "lb1.shop." FT_ZONE);
-
-  char *sa_text = ft_snapshot_stable(a), *sb_text = ft_snapshot_stable(b);
-  cr_assert_str_eq(sa_text, sb_text);
-  free(sa_text);
-  free(sb_text);
-  ft_events_free(&ev);
-  ft_events_free(&eva);
-  close_reg(a, sa);
-  close_reg(b, sb);
+  fs_backend be = sqlite_at("two.db");
+  fs_two t;
+  fs_stale_write_changes_nothing_and_refresh_catches_up(&be, &t);
+  fs_two_close(&t);
 }
 
 Test(store, refresh_follows_every_kind_of_change) {
@@ -554,9 +429,9 @@ Test(store, refresh_follows_every_kind_of_change) {
   free(ta);
   free(tb);
   free(tc);
-  close_reg(c, sc);
-  close_reg(a, sa);
-  close_reg(b, sb);
+  fs_close_reg(c, sc);
+  fs_close_reg(a, sa);
+  fs_close_reg(b, sb);
 }
 
 Test(store, batch_is_one_commit) {
@@ -587,13 +462,13 @@ Test(store, batch_is_one_commit) {
   /* The lock is held from begin: another registry's write waits, then is
    * stale. */
   char *before = ft_snapshot_stable(reg);
-  close_reg(reg, st);
+  fs_close_reg(reg, st);
   reg = open_reg(p, 0, &st, NULL);
   char *after = ft_snapshot_stable(reg);
   cr_assert_str_eq(after, before);
   free(before);
   free(after);
-  close_reg(reg, st);
+  fs_close_reg(reg, st);
 }
 
 Test(store, read_only_store) {
@@ -604,7 +479,7 @@ Test(store, read_only_store) {
   char *before = ft_snapshot_stable(r);
   fo_group *g = NULL;
   FT_RC(fo_group_create(&g, r, NULL, NULL), FO_EREADONLY);
-  SAME_STATE(before, r, "a read-only create");
+  FS_SAME_STATE(before, r, "a read-only create");
   FT_RC(fo_store_lease_acquire(sr, "ro", 1000, NULL), FO_EREADONLY);
   /* the writer goes on; the reader follows */
   ft_group(w, NULL, NULL);
@@ -614,60 +489,15 @@ Test(store, read_only_store) {
   free(tw);
   free(tr);
   free(before);
-  close_reg(r, sr);
-  close_reg(w, sw);
+  fs_close_reg(r, sr);
+  fs_close_reg(w, sw);
 }
 
 /* Application settings: kept in the file across opens, removed with NULL,
  * names and sizes checked, refused on a read-only store, no revision. */
 Test(store, application_settings) {
-  const char *p = path_of("settings.db");
-  fo_store *st;
-  fo_registry *reg = open_reg(p, FO_STORE_CREATE, &st, NULL);
-  uint64_t rev0 = 0, rev1 = 0;
-  FT_OK(fo_store_revision(st, &rev0));
-  char buf[64];
-  size_t len = 99;
-  FT_RC(fo_store_setting_get(st, "primary", buf, sizeof buf, &len), FO_ENOENT);
-  FT_OK(fo_store_setting_put(st, "primary", "127.0.0.1:5300"));
-  FT_OK(fo_store_setting_put(st, "key-file", "/etc/knot/failover.key"));
-  FT_OK(fo_store_setting_put(st, "primary", "127.0.0.1:5301")); /* replaced */
-  FT_OK(fo_store_revision(st, &rev1));
-  cr_assert_eq(rev0, rev1, "a setting is not a registry commit");
-  close_reg(reg, st);
-
-  reg = open_reg(p, FO_STORE_READONLY, &st, NULL);
-  FT_OK(fo_store_setting_get(st, "primary", buf, sizeof buf, &len));
-  cr_assert_str_eq(buf, "127.0.0.1:5301");
-  cr_assert_eq(len, strlen("127.0.0.1:5301"));
-  FT_RC(fo_store_setting_put(st, "primary", "x"), FO_EREADONLY);
-  FT_RC(fo_store_setting_get(st, "primary", buf, 4, &len), FO_ENOSPC);
-  cr_assert_eq(len, strlen("127.0.0.1:5301"));
-  cr_assert_str_eq(buf, "");
-  close_reg(reg, st);
-
-  reg = open_reg(p, 0, &st, NULL);
-  FT_OK(fo_store_setting_put(st, "primary", NULL));
-  FT_RC(fo_store_setting_get(st, "primary", buf, sizeof buf, NULL), FO_ENOENT);
-  FT_OK(fo_store_setting_get(st, "key-file", buf, sizeof buf, NULL));
-  static const char *const bad[] = {"", "Upper", "has space", "a/b",
-      "0123456789012345678901234567890123456789012345678901234567890123"};
-  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    FT_RC(fo_store_setting_put(st, bad[i], "x"), FO_EBADNAME);
-    FT_RC(fo_store_setting_get(st, bad[i], buf, sizeof buf, NULL), FO_EBADNAME);
-  }
-  char *big = malloc(FO_STORE_SETTING_VALUE_MAX + 2);
-  memset(big, 'v', FO_STORE_SETTING_VALUE_MAX + 1);
-  big[FO_STORE_SETTING_VALUE_MAX + 1] = '\0';
-  FT_RC(fo_store_setting_put(st, "big", big), FO_ERANGE);
-  big[FO_STORE_SETTING_VALUE_MAX] = '\0';
-  FT_OK(fo_store_setting_put(st, "big", big));
-  free(big);
-  FT_RC(fo_store_setting_put(NULL, "x", "y"), FO_EINVAL);
-  FT_RC(fo_store_setting_put(st, NULL, "y"), FO_EINVAL);
-  FT_RC(fo_store_setting_get(st, "x", NULL, 1, NULL), FO_EINVAL);
-  FT_RC(fo_store_setting_get(st, "x", buf, 0, NULL), FO_EINVAL);
-  close_reg(reg, st);
+  fs_backend be = sqlite_at("settings.db");
+  fs_application_settings(&be);
 }
 
 Test(store, lease) {
@@ -714,20 +544,10 @@ static void child_creates(const char *p, int seed, int ready_fd, int go_fd,
   if (fo_store_sqlite_open(&st, p, FO_STORE_SYNC_NORMAL) != 0 ||
       fo_registry_open(&reg, &o, st) != 0)
     _exit(10);
-  int made = 0, stale = 0;
-  while (made < PER_PROCESS) {
-    fo_group *g = NULL;
-    int rc = fo_group_create(&g, reg, NULL, NULL);
-    if (rc == 0) {
-      made++;
-    } else if (rc == FO_ESTALE) {
-      stale++;
-      if (fo_registry_refresh(reg) != 0)
-        _exit(11);
-    } else {
-      _exit(12);
-    }
-  }
+  int stale = 0;
+  int rc = fs_create_groups(reg, PER_PROCESS, 0, &stale);
+  if (rc != 0)
+    _exit(10 + rc); /* 11: a refresh failed, 12: another error */
   char c = 1;
   if (write(ready_fd, &c, 1) != 1 || read(go_fd, &c, 1) != 1)
     _exit(13);
@@ -749,7 +569,7 @@ Test(store, two_processes_create_concurrently, .timeout = 240) {
   {
     fo_store *st;
     fo_registry *reg = open_reg(p, FO_STORE_CREATE, &st, NULL);
-    close_reg(reg, st);
+    fs_close_reg(reg, st);
   }
   int ready[2], go[2];
   cr_assert_eq(pipe(ready), 0);
@@ -802,7 +622,7 @@ Test(store, two_processes_create_concurrently, .timeout = 240) {
     free(text);
   }
   free(fresh);
-  close_reg(reg, st);
+  fs_close_reg(reg, st);
 }
 
 /* ---- allocation failures on a durable registry -------------------------- */
@@ -862,7 +682,7 @@ Test(store, allocation_failures_change_nothing_or_poison) {
     char *before = NULL;
     rc = script(reg, &done);
     if (rc == 0 && al.failures == 0) {
-      close_reg(reg, st);
+      fs_close_reg(reg, st);
       cr_log_info("allocation failures: %zu points, %d clean, %d poisoned",
                   n - 1, clean, poisoned);
       break;
@@ -886,7 +706,7 @@ Test(store, allocation_failures_change_nothing_or_poison) {
       free(mem);
       mem = ft_snapshot_stable(reg);
     }
-    close_reg(reg, st);
+    fs_close_reg(reg, st);
     cr_assert_eq(al.live, 0, "fail_at %zu leaked %zu blocks", n, al.live);
     fo_store *st2;
     fo_registry *again = open_reg(p, 0, &st2, NULL);
@@ -898,7 +718,7 @@ Test(store, allocation_failures_change_nothing_or_poison) {
     free(disk);
     free(mem);
     free(before);
-    close_reg(again, st2);
+    fs_close_reg(again, st2);
     cr_assert_lt(n, 100000);
   }
 }
@@ -939,14 +759,14 @@ Test(store, a_new_load_balancer_writes_one_stack_not_every_group) {
   cr_assert(entry > 0 && entry < 100, "the commit logged %lld bytes",
             (long long)entry);
   ft_events_free(&ev);
-  close_reg(reg, st);
+  fs_close_reg(reg, st);
   /* and the reopened registry derives the new targets */
   reg = open_reg(p, 0, &st, NULL);
   fo_group *g = fo_registry_next_group(reg, NULL);
   fo_target t = FO_TARGET_INIT;
   FT_OK(fo_group_target(g, &t));
   cr_assert_str_eq(t.host_name, "lb1.shop." FT_ZONE);
-  close_reg(reg, st);
+  fs_close_reg(reg, st);
 }
 
 Test(store, refresh_follows_names_passed_between_stacks_in_a_batch) {
@@ -973,6 +793,6 @@ Test(store, refresh_follows_names_passed_between_stacks_in_a_batch) {
   cr_assert_str_eq(tb, ta);
   free(ta);
   free(tb);
-  close_reg(a, sa);
-  close_reg(b, sb);
+  fs_close_reg(a, sa);
+  fs_close_reg(b, sb);
 }

@@ -25,6 +25,7 @@
 
 #include "etcd_fixture.h"
 #include "store_faults_util.h"
+#include "store_scenarios.h"
 #include "support.h"
 
 static int slow(void) { return RUNNING_ON_VALGRIND || ft_under_valgrind(); }
@@ -54,32 +55,15 @@ static const char *url_of(const char *prefix) {
   return out;
 }
 
+/* Stores on the prefix in url (also for the shared scenarios,
+ * support/store_scenarios.c). */
+static int etcd_open(fo_store **st, unsigned flags, const void *url) {
+  return fo_store_etcd_open(st, url, flags);
+}
+
 static fo_registry *open_reg(const char *url, unsigned flags, fo_store **st) {
-  fo_registry_options o = ft_options(NULL, NULL);
-  fo_registry *reg = NULL;
-  FT_OK(fo_store_etcd_open(st, url, flags));
-  FT_OK(fo_registry_open(&reg, &o, *st));
-  return reg;
-}
-
-static void close_reg(fo_registry *reg, fo_store *st) {
-  fo_registry_free(reg);
-  fo_store_close(st);
-}
-
-#define SAME_STATE(before, reg, what)                                          \
-  do {                                                                         \
-    char *now_ = ft_snapshot_stable(reg);                                      \
-    int same_ = strcmp((before), now_) == 0;                                   \
-    free(now_);                                                                \
-    cr_assert(same_, "%s changed the registry", (what));                       \
-  } while (0)
-
-static void assert_same(fo_registry *a, fo_registry *b, const char *what) {
-  char *ta = ft_snapshot_stable(a), *tb = ft_snapshot_stable(b);
-  cr_assert_str_eq(ta, tb, "%s", what);
-  free(ta);
-  free(tb);
+  fs_backend be = {etcd_open, url};
+  return fs_open_reg(&be, flags, st);
 }
 
 /* A little of everything (support.c; also what test_store.c writes). */
@@ -212,148 +196,23 @@ Test(store_etcd, unreachable_endpoints) {
  */
 
 Test(store_etcd, reopen_equals_what_was_written) {
-  const char *url = url_of("reopen");
-  fo_store *st;
-  fo_registry *reg = open_reg(url, FO_STORE_CREATE, &st);
-  populate(reg);
-  char *before = ft_snapshot_stable(reg);
-  uint64_t rev = 0, srev = 0;
-  FT_OK(fo_registry_revision(reg, &rev));
-  FT_OK(fo_store_revision(st, &srev));
-  cr_assert_gt(rev, 10);
-  cr_assert_eq(srev, rev);
-  fo_store *st2;
-  fo_registry *again = open_reg(url, FO_STORE_READONLY, &st2);
-  SAME_STATE(before, again, "a second open");
-  close_reg(again, st2);
-  close_reg(reg, st);
-  for (int round = 0; round < 2; round++) {
-    reg = open_reg(url, 0, &st);
-    char *after = ft_snapshot_stable(reg);
-    cr_assert_str_eq(after, before, "reopen %d differs", round);
-    uint64_t rev2 = 0;
-    FT_OK(fo_registry_revision(reg, &rev2));
-    cr_assert_eq(rev2, rev);
-    char *bad = ft_invariant_violation(reg);
-    cr_assert_null(bad, "%s", bad ? bad : "");
-    free(after);
-    ft_group(reg, NULL, NULL); /* and it goes on writing */
-    char *more = ft_snapshot_stable(reg);
-    free(before);
-    before = more;
-    FT_OK(fo_registry_revision(reg, &rev));
-    close_reg(reg, st);
-  }
-  free(before);
-}
-
-/* A random source that offers a chosen code first (as test_store.c). */
-typedef struct offer {
-  uint32_t code;
-  int pending;
-  ft_rng rng;
-} offer;
-
-static int offer_fill(void *buf, size_t len, void *userdata) {
-  offer *o = userdata;
-  if (len == 4 && o->pending) {
-    unsigned char *b = buf;
-    o->pending = 0;
-    b[0] = (unsigned char)(o->code >> 24);
-    b[1] = (unsigned char)(o->code >> 16);
-    b[2] = (unsigned char)(o->code >> 8);
-    b[3] = (unsigned char)o->code;
-    return 0;
-  }
-  return ft_rng_fill(buf, len, &o->rng);
+  fs_backend be = {etcd_open, url_of("reopen")};
+  fs_reopen_equals_what_was_written(&be, 2);
 }
 
 Test(store_etcd, deleted_address_never_drawn_again) {
-  const char *url = url_of("tomb");
-  offer o;
-  memset(&o, 0, sizeof o);
-  ft_rng_init(&o.rng, 11);
-  fo_registry_options opts = ft_options(NULL, NULL);
-  opts.random = offer_fill;
-  opts.random_userdata = &o;
-  fo_store *st, *st2;
-  fo_registry *reg = NULL, *other = NULL;
-  FT_OK(fo_store_etcd_open(&st, url, FO_STORE_CREATE));
-  FT_OK(fo_registry_open(&reg, &opts, st));
-  fo_group *g = ft_group(reg, NULL, NULL);
-  char gone[FO_NAME_BUFSIZE];
-  ft_address(g, gone);
-  o.code =
-      (uint32_t)(atoi(gone) * 1000000 + atoi(gone + 4) * 1000 + atoi(gone + 8));
-  FT_OK(fo_group_delete(g));
-  close_reg(reg, st);
-  /* another process's registry, opened after the delete, and a restart */
-  for (int round = 0; round < 2; round++) {
-    FT_OK(fo_store_etcd_open(&st2, url, 0));
-    FT_OK(fo_registry_open(&other, &opts, st2));
-    fo_group *f = NULL;
-    FT_RC(fo_registry_find_group(other, gone, &f), FO_EDELETED);
-    o.pending = 1;
-    fo_group *n = ft_group(other, NULL, NULL);
-    cr_assert_eq(o.pending, 0, "the offered code was not drawn");
-    char addr[FO_NAME_BUFSIZE];
-    cr_assert_str_neq(ft_address(n, addr), gone, "%s handed out again", gone);
-    close_reg(other, st2);
-  }
-  ft_rng_free(&o.rng);
+  fs_backend be = {etcd_open, url_of("tomb")};
+  fs_deleted_address_never_drawn_again(&be, 11, 2);
 }
 
 /* ---- two registries -------------------------------------------------------
  */
 
 Test(store_etcd, stale_write_changes_nothing_and_refresh_catches_up) {
-  const char *url = url_of("two");
-  fo_store *sa, *sb;
-  fo_registry *a = open_reg(url, FO_STORE_CREATE, &sa);
-  fo_stack *shop = ft_stack(a, "shop", 1, 0);
-  fo_registry *b = open_reg(url, 0, &sb);
-  ft_events ev = {0};
-  FT_OK(fo_registry_subscribe(b, ft_events_cb, &ev, NULL));
-
-  fo_group *ga = ft_group(a, shop, NULL);
-  uint64_t ra = 0, rb = 0, rs = 0;
-  FT_OK(fo_registry_revision(a, &ra));
-  FT_OK(fo_registry_revision(b, &rb));
-  FT_OK(fo_store_revision(sb, &rs));
-  cr_assert_eq(rs, ra, "b's store sees a's commit");
-  cr_assert_eq(rb + 1, ra);
-  char *before = ft_snapshot_stable(b);
-  fo_group *gb = NULL;
-  FT_RC(fo_group_create(&gb, b, NULL, NULL), FO_ESTALE);
-  cr_assert_null(gb);
-  FT_RC(fo_stack_new(&shop, b, "other"), FO_ESTALE);
-  FT_RC(fo_registry_batch_begin(b), FO_ESTALE);
-  SAME_STATE(before, b, "a stale write");
-  free(before);
-  uint64_t rs2 = 0;
-  FT_OK(fo_store_revision(sa, &rs2));
-  cr_assert_eq(rs2, ra, "a stale write moved the store");
-
-  FT_OK(fo_registry_refresh(b));
-  cr_assert_eq(ev.n, 1, "refresh fired %zu events", ev.n);
-  cr_assert_eq(ev.ev[0].reason, FO_CHANGE_CREATE);
-  char addr[FO_NAME_BUFSIZE];
-  fo_group *found = NULL;
-  FT_OK(fo_registry_find_group(b, ft_address(ga, addr), &found));
-  FT_OK(fo_group_create(&gb, b, NULL, NULL));
-
-  fo_stack *shop_b = NULL;
-  FT_OK(fo_registry_find_stack(b, "shop", &shop_b));
-  FT_OK(fo_stack_add_server(shop_b, FO_SERVER_LOAD_BALANCER, "lb1", NULL));
-  ft_events eva = {0};
-  FT_OK(fo_registry_subscribe(a, ft_events_cb, &eva, NULL));
-  FT_OK(fo_registry_refresh(a));
-  cr_assert_eq(ft_events_for(&eva, ga), 1, "the group did not follow");
-  fo_target t = FO_TARGET_INIT;
-  FT_OK(fo_group_target(ga, &t));
-  cr_assert_str_eq(t.host_name, "lb1.shop." FT_ZONE);
-  FT_OK(fo_registry_refresh(a)); /* nothing new: no-op */
-  assert_same(a, b, "after refresh");
+  fs_backend be = {etcd_open, url_of("two")};
+  fs_two t;
+  fs_stale_write_changes_nothing_and_refresh_catches_up(&be, &t);
+  fo_registry *a = t.a, *b = t.b;
 
   /* every kind of change, some in a batch, followed */
   ft_populate(a, "2");
@@ -366,11 +225,8 @@ Test(store_etcd, stale_write_changes_nothing_and_refresh_catches_up) {
       FT_OK(fo_group_settle(g));
   FT_OK(fo_registry_batch_commit(a));
   FT_OK(fo_registry_refresh(b));
-  assert_same(a, b, "after populate");
-  ft_events_free(&ev);
-  ft_events_free(&eva);
-  close_reg(a, sa);
-  close_reg(b, sb);
+  fs_assert_same(a, b, "after populate");
+  fs_two_close(&t);
 }
 
 /* The log pruned past a registry: FO_ECOMPACTED (by hand here: 100,000
@@ -385,11 +241,11 @@ Test(store_etcd, compacted_log_and_damaged_rows) {
   etcdctl("del /compact/log/00000000000000000002");
   FT_RC(fo_registry_refresh(b), FO_ECOMPACTED);
   cr_assert(!fo_registry_poisoned(b));
-  close_reg(b, sb);
+  fs_close_reg(b, sb);
   b = open_reg(url, 0, &sb); /* a reopen has everything */
-  assert_same(a, b, "reopened after compaction");
-  close_reg(b, sb);
-  close_reg(a, sa);
+  fs_assert_same(a, b, "reopened after compaction");
+  fs_close_reg(b, sb);
+  fs_close_reg(a, sa);
 
   etcdctl("put /compact/group/0000000000 garbage");
   fo_store *st;
@@ -428,7 +284,7 @@ Test(store_etcd, batch_is_one_revision) {
   FT_OK(fo_registry_refresh(b));
   double t4 = ft_now();
   cr_assert_eq(ev.n, (size_t)n, "refresh fired %zu events", ev.n);
-  assert_same(a, b, "after the batch");
+  fs_assert_same(a, b, "after the batch");
   /* single-group commits, for the record */
   double t5 = ft_now();
   for (int i = 0; i < 20; i++)
@@ -438,7 +294,7 @@ Test(store_etcd, batch_is_one_revision) {
   double t7 = ft_now();
   fo_registry *c = open_reg(url, FO_STORE_READONLY, &sc);
   double t8 = ft_now();
-  assert_same(a, c, "a fresh open");
+  fs_assert_same(a, c, "a fresh open");
   fprintf(stderr,
           "store_etcd: %d groups: batch build %.1f ms, commit %.1f ms, "
           "refresh %.1f ms; single-group commit %.2f ms; open of %d groups "
@@ -446,9 +302,9 @@ Test(store_etcd, batch_is_one_revision) {
           n, (t1 - t0) * 1e3, (t2 - t1) * 1e3, (t4 - t3) * 1e3,
           (t6 - t5) * 1e3 / 20, n + 20, (t8 - t7) * 1e3);
   ft_events_free(&ev);
-  close_reg(c, sc);
-  close_reg(a, sa);
-  close_reg(b, sb);
+  fs_close_reg(c, sc);
+  fs_close_reg(a, sa);
+  fs_close_reg(b, sb);
 }
 
 /* Two processes write at once, each refreshing on FO_ESTALE: every
@@ -466,20 +322,10 @@ static void child_writes(const char *url, int n, int seed, int ready_fd,
     _exit(10);
   if (write(ready_fd, &c, 1) != 1 || read(go_fd, &c, 1) != 1)
     _exit(11);
-  int made = 0, stale = 0;
-  while (made < n) {
-    fo_group *g = NULL;
-    int rc = fo_group_create(&g, reg, NULL, NULL);
-    if (rc == 0) {
-      made++;
-    } else if (rc == FO_ESTALE) {
-      stale++;
-      if (fo_registry_refresh(reg) != 0)
-        _exit(12);
-    } else if (rc != FO_ELOCKED) { /* (the other kept the lock 2 s) */
-      _exit(13);
-    }
-  }
+  int stale = 0; /* (FO_ELOCKED: the other kept the lock 2 s) */
+  int rc = fs_create_groups(reg, n, 1, &stale);
+  if (rc != 0)
+    _exit(11 + rc); /* 12: a refresh failed, 13: another error */
   fo_registry_free(reg);
   fo_store_close(st);
   ft_rng_free(&rng);
@@ -491,7 +337,7 @@ Test(store_etcd, two_processes_write_at_once) {
   const char *url = url_of("many");
   fo_store *st;
   fo_registry *reg = open_reg(url, FO_STORE_CREATE, &st);
-  close_reg(reg, st);
+  fs_close_reg(reg, st);
   int ready[2], go[2];
   cr_assert_eq(pipe(ready), 0);
   cr_assert_eq(pipe(go), 0);
@@ -533,7 +379,7 @@ Test(store_etcd, two_processes_write_at_once) {
   cr_assert_eq(rev, (uint64_t)(2 * n + 1)); /* + the creating commit */
   char *bad = ft_invariant_violation(reg);
   cr_assert_null(bad, "%s", bad ? bad : "");
-  close_reg(reg, st);
+  fs_close_reg(reg, st);
 }
 
 /* ---- the write lock ---------------------------------------------------------
@@ -565,7 +411,7 @@ Test(store_etcd, lock_waits_then_elocked_or_succeeds) {
   FT_RC(fo_group_create(&g, b, NULL, NULL), FO_ELOCKED);
   double waited = ft_now() - t0;
   cr_assert(waited >= 1.9 && waited < 4.0, "waited %.2f s", waited);
-  SAME_STATE(before, b, "a locked-out create");
+  FS_SAME_STATE(before, b, "a locked-out create");
   free(before);
   cr_assert(!fo_registry_poisoned(b));
   /* a's batch ends without a change (a rollback) while b waits: b goes on */
@@ -583,7 +429,7 @@ Test(store_etcd, lock_waits_then_elocked_or_succeeds) {
   FT_OK(fo_registry_refresh(a));
   FT_OK(fo_group_create(&g, a, NULL, NULL));
   FT_OK(fo_registry_refresh(b));
-  assert_same(a, b, "after the lock");
+  fs_assert_same(a, b, "after the lock");
 
   /* a writer whose lock is gone at commit (its lease ran out while it was
    * paused; here the key is deleted by hand) writes nothing: FO_ESTALE,
@@ -599,8 +445,8 @@ Test(store_etcd, lock_waits_then_elocked_or_succeeds) {
   cr_assert_eq(r1, r0, "a commit without its lock wrote");
   FT_OK(fo_registry_refresh(b));
   FT_OK(fo_group_create(&g, b, NULL, NULL)); /* and nothing is left locked */
-  close_reg(a, sa);
-  close_reg(b, sb);
+  fs_close_reg(a, sa);
+  fs_close_reg(b, sb);
 }
 
 Test(store_etcd, lock_of_a_dead_holder_is_freed_by_its_lease) {
@@ -641,7 +487,7 @@ Test(store_etcd, lock_of_a_dead_holder_is_freed_by_its_lease) {
   FT_OK(rc);
   double freed = ft_now() - t0;
   cr_assert(freed > 1.5 && freed < 6.0, "freed after %.2f s", freed);
-  close_reg(b, sb);
+  fs_close_reg(b, sb);
 }
 
 /* ---- the publisher lease
@@ -728,56 +574,8 @@ Test(store_etcd, publisher_lease) {
  * ------------------------------------------------------ */
 
 Test(store_etcd, application_settings) {
-  const char *url = url_of("settings");
-  fo_store *st;
-  fo_registry *reg = open_reg(url, FO_STORE_CREATE, &st);
-  uint64_t rev0 = 0, rev1 = 0;
-  FT_OK(fo_store_revision(st, &rev0));
-  char buf[64];
-  size_t len = 99;
-  FT_RC(fo_store_setting_get(st, "primary", buf, sizeof buf, &len), FO_ENOENT);
-  FT_OK(fo_store_setting_put(st, "primary", "127.0.0.1:5300"));
-  FT_OK(fo_store_setting_put(st, "key-file", "/etc/knot/failover.key"));
-  FT_OK(fo_store_setting_put(st, "primary", "127.0.0.1:5301"));
-  FT_OK(fo_store_setting_put(st, "empty", ""));
-  FT_OK(fo_store_revision(st, &rev1));
-  cr_assert_eq(rev0, rev1, "a setting is not a registry commit");
-  close_reg(reg, st);
-
-  reg = open_reg(url, FO_STORE_READONLY, &st);
-  FT_OK(fo_store_setting_get(st, "primary", buf, sizeof buf, &len));
-  cr_assert_str_eq(buf, "127.0.0.1:5301");
-  cr_assert_eq(len, strlen("127.0.0.1:5301"));
-  FT_OK(fo_store_setting_get(st, "empty", buf, sizeof buf, &len));
-  cr_assert_str_eq(buf, "");
-  cr_assert_eq(len, 0);
-  FT_RC(fo_store_setting_put(st, "primary", "x"), FO_EREADONLY);
-  FT_RC(fo_store_setting_get(st, "primary", buf, 4, &len), FO_ENOSPC);
-  cr_assert_eq(len, strlen("127.0.0.1:5301"));
-  cr_assert_str_eq(buf, "");
-  close_reg(reg, st);
-
-  reg = open_reg(url, 0, &st);
-  FT_OK(fo_store_setting_put(st, "primary", NULL));
-  FT_RC(fo_store_setting_get(st, "primary", buf, sizeof buf, NULL), FO_ENOENT);
-  FT_OK(fo_store_setting_put(st, "primary", NULL)); /* removing twice */
-  FT_OK(fo_store_setting_get(st, "key-file", buf, sizeof buf, NULL));
-  cr_assert_str_eq(buf, "/etc/knot/failover.key");
-  FT_RC(fo_store_setting_put(st, "Upper", "x"), FO_EBADNAME);
-  char *big = malloc(FO_STORE_SETTING_VALUE_MAX + 2);
-  memset(big, 'v', FO_STORE_SETTING_VALUE_MAX + 1);
-  big[FO_STORE_SETTING_VALUE_MAX + 1] = '\0';
-  FT_RC(fo_store_setting_put(st, "big", big), FO_ERANGE);
-  big[FO_STORE_SETTING_VALUE_MAX] = '\0';
-  FT_OK(fo_store_setting_put(st, "big", big));
-  char *back = malloc(FO_STORE_SETTING_VALUE_MAX + 1);
-  FT_OK(fo_store_setting_get(st, "big", back, FO_STORE_SETTING_VALUE_MAX + 1,
-                             &len));
-  cr_assert_eq(len, FO_STORE_SETTING_VALUE_MAX);
-  cr_assert_str_eq(back, big);
-  free(back);
-  free(big);
-  close_reg(reg, st);
+  fs_backend be = {etcd_open, url_of("settings")};
+  fs_application_settings(&be);
 }
 
 /* ---- endpoints
@@ -792,11 +590,11 @@ Test(store_etcd, dead_first_endpoint) {
   fo_registry *reg = open_reg(url, FO_STORE_CREATE, &st);
   populate(reg);
   char *before = ft_snapshot_stable(reg);
-  close_reg(reg, st);
+  fs_close_reg(reg, st);
   reg = open_reg(url, 0, &st);
-  SAME_STATE(before, reg, "a reopen through the second endpoint");
+  FS_SAME_STATE(before, reg, "a reopen through the second endpoint");
   free(before);
-  close_reg(reg, st);
+  fs_close_reg(reg, st);
   double took = ft_now() - t0;
   cr_assert_lt(took, slow() ? 30.0 : 5.0, "took %.2f s", took);
 }
@@ -822,7 +620,7 @@ Test(store_etcd_cluster, three_members_lose_one) {
   FT_OK(fo_store_lease_acquire(sa, "agent-a", 10000, &l));
   FT_RC(fo_store_lease_acquire(sb, "agent-b", 10000, &l), FO_ELOCKED);
   FT_OK(fo_registry_refresh(b));
-  assert_same(a, b, "with a member down");
+  fs_assert_same(a, b, "with a member down");
   double took = ft_now() - t0;
   cr_assert_lt(took, slow() ? 60.0 : 10.0, "took %.2f s", took);
 
@@ -830,14 +628,14 @@ Test(store_etcd_cluster, three_members_lose_one) {
   cr_assert_eq(ft_etcd_kill(&c, 1), 0, "%s", c.error);
   ft_group(b, NULL, NULL);
   FT_OK(fo_registry_refresh(a));
-  assert_same(a, b, "member 0 back, member 1 down");
-  close_reg(a, sa);
-  close_reg(b, sb);
+  fs_assert_same(a, b, "member 0 back, member 1 down");
+  fs_close_reg(a, sa);
+  fs_close_reg(b, sb);
   /* only the restarted member and one other: a fresh open reads it all */
   char one[256];
   snprintf(one, sizeof one, "etcd://127.0.0.1:%d/ha", c.m[0].client_port);
   fo_store *sc;
   fo_registry *r = open_reg(one, FO_STORE_READONLY, &sc);
-  close_reg(r, sc);
+  fs_close_reg(r, sc);
   ft_etcd_stop(&c);
 }

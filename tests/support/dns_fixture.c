@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "dns_fixture.h"
+#include "spawn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -352,48 +353,6 @@ out:
 
 /* ---- processes ------------------------------------------------------------ */
 
-/* Fork and exec argv[0] (a path or a name looked up in PATH) in `dir`, with
- * stdin from `in_path` (or /dev/null) and stdout+stderr appended to
- * `log_path`. The child dies with the calling thread. Returns the pid or
- * -1. */
-static pid_t spawn(char *const argv[], const char *dir, const char *in_path,
-                   const char *log_path) {
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0)
-    return -1;
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-      _exit(127); /* the parent already went away */
-    /* Reset what a test harness may have changed. */
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    int in = open(in_path ? in_path : "/dev/null", O_RDONLY);
-    int out = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (in < 0 || out < 0)
-      _exit(127);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(out, 2);
-    /* Close everything else (Criterion's pipes, test sockets). */
-    long maxfd = sysconf(_SC_OPEN_MAX);
-    if (maxfd < 0 || maxfd > 65536)
-      maxfd = 65536;
-    for (int fd = 3; fd < maxfd; fd++)
-      close(fd);
-    if (dir && chdir(dir) != 0)
-      _exit(127);
-    execvp(argv[0], argv);
-    _exit(127);
-  }
-  return pid;
-}
-
 /* Wait for pid up to timeout_ms. Returns 1 when it exited (status in
  * *status), 0 when still running. */
 static int wait_deadline(pid_t pid, int timeout_ms, int *status) {
@@ -414,7 +373,7 @@ static int wait_deadline(pid_t pid, int timeout_ms, int *status) {
  * (killed, not started). */
 static int run(char *const argv[], const char *dir, const char *in_path,
                const char *log_path, int timeout_ms) {
-  pid_t pid = spawn(argv, dir, in_path, log_path);
+  pid_t pid = ft_spawn(argv, dir, in_path, log_path);
   if (pid < 0)
     return -1;
   int status = 0;
@@ -634,7 +593,7 @@ static int start_once(ft_dns_server *srv, const ft_dns_config *cfg,
   char *knot_argv[] = {"knotd", "-c", srv->conf, NULL};
   char *bind_argv[] = {"named", "-g", "-c", srv->conf, NULL};
   char *const *argv = srv->kind == FT_DNS_KNOT ? knot_argv : bind_argv;
-  pid_t pid = spawn(argv, srv->dir, NULL, srv->log);
+  pid_t pid = ft_spawn(argv, srv->dir, NULL, srv->log);
   if (pid < 0) {
     set_error(srv, "fork: %s", strerror(errno));
     return -1;
@@ -934,7 +893,7 @@ int ft_dns_restart(ft_dns_server *srv, int timeout_ms) {
   double deadline = ft_dns_now_ms() + (timeout_ms > 0 ? timeout_ms : 10000);
   /* The port may take a moment to be free again: retry the start. */
   for (;;) {
-    pid_t pid = spawn(argv, srv->dir, NULL, srv->log);
+    pid_t pid = ft_spawn(argv, srv->dir, NULL, srv->log);
     if (pid < 0) {
       set_error(srv, "fork: %s", strerror(errno));
       return -1;

@@ -3,6 +3,7 @@
  */
 #define _GNU_SOURCE
 #include "etcd_fixture.h"
+#include "spawn.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -160,36 +161,6 @@ int ft_etcd_healthy(const ft_etcd *e, int i, int timeout_ms) {
 /* ---- members
  * ----------------------------------------------------------------- */
 
-static pid_t spawn(char *const argv[], const char *log_path) {
-  pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid != 0)
-    return pid;
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (getppid() != parent)
-    _exit(127);
-  signal(SIGPIPE, SIG_DFL);
-  signal(SIGTERM, SIG_DFL);
-  signal(SIGINT, SIG_DFL);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-  int in = open("/dev/null", O_RDONLY);
-  int out = open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0644);
-  if (in < 0 || out < 0)
-    _exit(127);
-  dup2(in, 0);
-  dup2(out, 1);
-  dup2(out, 2);
-  long maxfd = sysconf(_SC_OPEN_MAX);
-  if (maxfd < 0 || maxfd > 65536)
-    maxfd = 65536;
-  for (int fd = 3; fd < maxfd; fd++)
-    close(fd);
-  execv(argv[0], argv);
-  _exit(127);
-}
-
 static int start_member(ft_etcd *e, int i) {
   ft_etcd_member *m = &e->m[i];
   char client[64], peer[64], txn[] = "50000", bytes[] = "33554432";
@@ -225,7 +196,7 @@ static int start_member(ft_etcd *e, int i) {
                   "--log-level",
                   "warn",
                   NULL};
-  m->pid = spawn(argv, m->log);
+  m->pid = ft_spawn(argv, NULL, NULL, m->log);
   if (m->pid < 0) {
     m->pid = 0;
     set_error(e, "fork: %s", strerror(errno));
