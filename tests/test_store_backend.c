@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <failover/follow.h>
 #include <failover/publish.h>
 
 #include "engine_support.h"
@@ -25,6 +26,7 @@ typedef struct mem {
   uint64_t revision;
   int in_txn;
   int fail_commit;   /* the next commit fails (FO_ESTOREIO) */
+  int fail_revision; /* revision reads fail (FO_ESTOREIO) while set */
   size_t commits;
   fo_store_row_kind kinds[16]; /* kinds of the last commit's rows */
   size_t nkinds;
@@ -83,6 +85,8 @@ static int mem_read_log(void *self, uint64_t after, fo_store_log_fn fn,
 }
 
 static int mem_revision(void *self, uint64_t *out) {
+  if (((mem *)self)->fail_revision)
+    return FO_ESTOREIO;
   *out = ((mem *)self)->revision;
   return 0;
 }
@@ -360,6 +364,51 @@ Test(store_backend, nothing_of_an_open_batch_is_sent) {
     run_for(&e, 100);
   cr_assert_geq(updates_seen(&e), 1, "nothing sent after the commit");
   pub_env_stop(&e);
+  fo_registry_free(reg);
+  fo_store_close(st);
+}
+
+/* A store follower reports a failing store once, not at every check, and
+ * again after the store came back and failed anew. */
+typedef struct follow_reports {
+  int count, last;
+} follow_reports;
+
+static void on_follow_report(int error, uint64_t revision, void *userdata) {
+  follow_reports *r = userdata;
+  (void)revision;
+  r->count++;
+  r->last = error;
+}
+
+Test(store_backend, follower_reports_a_failure_once) {
+  mem m;
+  fo_store *st;
+  fo_registry *reg = open_on(&m, &st, FT_ZONE);
+  uv_loop_t loop;
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  follow_reports r = {0, 0};
+  fo_store_follower *f;
+  FT_OK(fo_store_follower_new(&f, &loop, reg, FO_FOLLOW_INTERVAL_MIN,
+                              on_follow_report, &r));
+  m.fail_revision = 1;
+  watchdog wd;
+  watchdog_start(&loop, &wd, 200); /* about 40 checks */
+  run_until(&loop, &wd, &wd.fired, 1);
+  uv_close((uv_handle_t *)&wd.t, NULL);
+  uv_run(&loop, UV_RUN_NOWAIT);
+  cr_assert_eq(r.count, 1, "%d reports of one failure", r.count);
+  FT_RC(r.last, FO_ESTOREIO);
+  m.fail_revision = 0;
+  FT_OK(fo_store_follower_check(f)); /* in step again: nothing to report */
+  cr_assert_eq(r.count, 1);
+  m.fail_revision = 1;
+  FT_RC(fo_store_follower_check(f), FO_ESTOREIO);
+  cr_assert_eq(r.count, 2, "a new failure after a good check is reported");
+  FT_RC(fo_store_follower_check(f), FO_ESTOREIO);
+  cr_assert_eq(r.count, 2);
+  fo_store_follower_close(f);
+  loop_done(&loop, NULL);
   fo_registry_free(reg);
   fo_store_close(st);
 }

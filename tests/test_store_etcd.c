@@ -23,6 +23,7 @@
 
 #include <valgrind/valgrind.h>
 
+#include "dns_fixture.h"
 #include "etcd_fixture.h"
 #include "store_faults_util.h"
 #include "store_scenarios.h"
@@ -163,7 +164,7 @@ Test(store_etcd, empty_prefix_without_create) {
 
 Test(store_etcd, unreachable_endpoints) {
   char url[256];
-  int dead = ft_etcd_unused_port(), dead2 = ft_etcd_unused_port();
+  int dead = ft_dns_unused_port(), dead2 = ft_dns_unused_port();
   fo_store *st = (fo_store *)1;
   snprintf(url, sizeof url, "etcd://127.0.0.1:%d/x", dead);
   double t0 = ft_now();
@@ -584,7 +585,7 @@ Test(store_etcd, application_settings) {
 Test(store_etcd, dead_first_endpoint) {
   char url[256];
   snprintf(url, sizeof url, "etcd://127.0.0.1:%d,127.0.0.1:%d/deadfirst",
-           ft_etcd_unused_port(), etcd.m[0].client_port);
+           ft_dns_unused_port(), etcd.m[0].client_port);
   double t0 = ft_now();
   fo_store *st;
   fo_registry *reg = open_reg(url, FO_STORE_CREATE, &st);

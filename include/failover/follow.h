@@ -33,7 +33,7 @@ typedef struct fo_store_follower fo_store_follower;
  * the registry's new one), or the code of a refresh or revision read that
  * failed (FO_ECOMPACTED: the log was pruned past the registry, reopen it;
  * FO_EPOISONED; FO_ESTOREIO; FO_ECORRUPT), reported once until a later
- * refresh succeeds. A registry inside a batch is left alone until it
+ * check succeeds (then a new failure is reported again). A registry inside a batch is left alone until it
  * commits (no report).
  */
 typedef void (*fo_follow_fn)(int error, uint64_t revision, void *userdata);

@@ -17,11 +17,11 @@ struct fo_store_follower {
 };
 
 static void report(fo_store_follower *f, int rc, uint64_t revision) {
-  if (rc == 0 && revision == 0)
-    return;
   if (rc != 0 && rc == f->reported)
-    return; /* once per failure, until a refresh succeeds */
+    return; /* once per failure, until a check succeeds */
   f->reported = rc;
+  if (rc == 0 && revision == 0)
+    return; /* nothing new */
   if (f->cb != NULL)
     f->cb(rc, revision, f->userdata);
 }

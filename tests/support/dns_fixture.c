@@ -4,7 +4,7 @@
  */
 #define _GNU_SOURCE
 #include "dns_fixture.h"
-#include "spawn.h"
+#include "fixture_proc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -138,21 +138,12 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
   }
 }
 
-static int rm_cb(const char *path, const struct stat *st, int flag,
-                 struct FTW *ftw) {
-  (void)st;
-  (void)flag;
-  (void)ftw;
-  remove(path);
-  return 0;
-}
-
 static void remove_tree(const char *dir) {
   if (!dir[0])
     return;
   if (getenv("FT_DNS_KEEP"))
     return;
-  nftw(dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+  ft_remove_tree(dir);
 }
 
 /* ---- ports ------------------------------------------------------------------ */
@@ -386,21 +377,7 @@ static int run(char *const argv[], const char *dir, const char *in_path,
 }
 
 void ft_dns_log_tail(const ft_dns_server *srv, char *buf, size_t size) {
-  buf[0] = '\0';
-  if (size < 2)
-    return;
-  FILE *f = fopen(srv->log, "r");
-  if (!f)
-    return;
-  fseek(f, 0, SEEK_END);
-  long end = ftell(f);
-  long start = end - (long)(size - 1);
-  if (start < 0)
-    start = 0;
-  fseek(f, start, SEEK_SET);
-  size_t n = fread(buf, 1, size - 1, f);
-  buf[n] = '\0';
-  fclose(f);
+  ft_file_tail(srv->log, buf, size);
 }
 
 static int log_contains(const ft_dns_server *srv, const char *needle) {

@@ -3,7 +3,8 @@
  */
 #define _GNU_SOURCE
 #include "etcd_fixture.h"
-#include "spawn.h"
+#include "dns_fixture.h" /* ft_dns_unused_port() */
+#include "fixture_proc.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -48,51 +49,6 @@ static void set_error(ft_etcd *e, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(e->error, sizeof e->error, fmt, ap);
   va_end(ap);
-}
-
-static int rm_cb(const char *path, const struct stat *st, int flag,
-                 struct FTW *ftw) {
-  (void)st;
-  (void)flag;
-  (void)ftw;
-  remove(path);
-  return 0;
-}
-
-static void log_tail(const char *path, char *buf, size_t size) {
-  FILE *f = fopen(path, "r");
-  buf[0] = '\0';
-  if (!f)
-    return;
-  fseek(f, 0, SEEK_END);
-  long end = ftell(f);
-  long start = end - (long)(size - 1);
-  fseek(f, start < 0 ? 0 : start, SEEK_SET);
-  size_t n = fread(buf, 1, size - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-}
-
-/* ---- ports ------------------------------------------------------------------
- */
-
-/* A free loopback TCP port from the kernel's ephemeral range. */
-int ft_etcd_unused_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in a;
-  socklen_t alen = sizeof a;
-  if (fd < 0)
-    return -1;
-  memset(&a, 0, sizeof a);
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0 ||
-      getsockname(fd, (struct sockaddr *)&a, &alen) != 0) {
-    close(fd);
-    return -1;
-  }
-  close(fd);
-  return ntohs(a.sin_port);
 }
 
 /* ---- /health over a plain socket
@@ -230,7 +186,7 @@ static int exited(ft_etcd *e, int i) {
       waitpid(e->m[i].pid, &status, WNOHANG) == e->m[i].pid) {
     char tail[300];
     e->m[i].pid = 0;
-    log_tail(e->m[i].log, tail, sizeof tail);
+    ft_file_tail(e->m[i].log, tail, sizeof tail);
     set_error(e, "etcd %s exited (status %d): ...%s", e->m[i].name, status,
               tail);
     return 1;
@@ -261,8 +217,8 @@ static int start_once(ft_etcd *e) {
   for (int i = 0; i < e->n; i++) {
     ft_etcd_member *m = &e->m[i];
     snprintf(m->name, sizeof m->name, "m%d", i);
-    m->client_port = ft_etcd_unused_port();
-    m->peer_port = ft_etcd_unused_port();
+    m->client_port = ft_dns_unused_port();
+    m->peer_port = ft_dns_unused_port();
     if (m->client_port <= 0 || m->peer_port <= 0 ||
         m->client_port == m->peer_port)
       return 1;
@@ -288,7 +244,7 @@ static int start_once(ft_etcd *e) {
         break;
       if (now_ms() > deadline) {
         char tail[300];
-        log_tail(e->m[i].log, tail, sizeof tail);
+        ft_file_tail(e->m[i].log, tail, sizeof tail);
         set_error(e, "etcd %s not healthy after %d ms: ...%s", e->m[i].name,
                   READY_MS, tail);
         return -1;
@@ -338,7 +294,7 @@ void ft_etcd_stop(ft_etcd *e) {
   for (int i = 0; i < e->n; i++)
     kill_member(&e->m[i], SIGTERM);
   if (e->dir[0] && !getenv("FT_ETCD_KEEP"))
-    nftw(e->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+    ft_remove_tree(e->dir);
   e->dir[0] = '\0';
   e->n = 0;
 }

@@ -81,9 +81,6 @@ int ft_etcd_healthy(const ft_etcd *e, int i, int timeout_ms);
  * into `buf`. */
 void ft_etcd_url(const ft_etcd *e, const char *prefix, char *buf, size_t size);
 
-/* A loopback TCP port nothing listens on (bound, then closed). */
-int ft_etcd_unused_port(void);
-
 #ifdef __cplusplus
 }
 #endif

@@ -1,18 +1,21 @@
 /*
- * spawn.h - start a server process for a test fixture (etcd_fixture.c,
- * dns_fixture.c): fork and exec with a clean signal state, stdin from a
- * file or /dev/null, stdout and stderr appended to a log, no inherited
- * descriptors past stderr, tied to the calling thread's life.
+ * fixture_proc.h - what the server fixtures (dns_fixture.c, etcd_fixture.c)
+ * share: start a server process (fork and exec with a clean signal state,
+ * stdin from a file or /dev/null, stdout and stderr appended to a log, no
+ * inherited descriptors past stderr, tied to the calling thread's life),
+ * read the tail of its log, and remove its scratch directory.
  *
  * Header-only: dns_fixture.c is also compiled on its own, without the rest
  * of tests/support, into the examples and the benchmarks. The includer
  * defines _GNU_SOURCE (or another POSIX feature macro) first.
  */
-#ifndef FT_SPAWN_H
-#define FT_SPAWN_H
+#ifndef FT_FIXTURE_PROC_H
+#define FT_FIXTURE_PROC_H
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -62,6 +65,40 @@ static inline pid_t ft_spawn(char *const argv[], const char *dir,
   if (pid == 0)
     ft_spawn_child(argv, dir, in_path, log_path, parent);
   return pid < 0 ? -1 : pid;
+}
+
+/* The last `size` - 1 bytes of the file at `path` into `buf` ("" when it
+ * cannot be read). */
+static inline void ft_file_tail(const char *path, char *buf, size_t size) {
+  FILE *f;
+  long end, start;
+  size_t n;
+  if (size == 0)
+    return;
+  buf[0] = '\0';
+  if (size < 2 || (f = fopen(path, "r")) == NULL)
+    return;
+  fseek(f, 0, SEEK_END);
+  end = ftell(f);
+  start = end - (long)(size - 1);
+  fseek(f, start < 0 ? 0 : start, SEEK_SET);
+  n = fread(buf, 1, size - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+}
+
+static inline int ft_remove_entry(const char *path, const struct stat *st,
+                                  int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  remove(path);
+  return 0;
+}
+
+/* Remove `dir` and everything below it (symbolic links are not followed). */
+static inline void ft_remove_tree(const char *dir) {
+  nftw(dir, ft_remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 #endif
